@@ -1,0 +1,118 @@
+"""Crash-safe file writes: atomic replace for whole files, flushed appends for per-sample logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: temp file in the same folder, fsync, rename, fsync the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Atomic UTF-8 text write (see `atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomic JSON write, pretty-printed, non-ASCII kept."""
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Atomic JSON-lines write."""
+    atomic_write_text(path, "".join(json_line(row) for row in rows))
+
+
+def json_line(obj: dict[str, Any]) -> str:
+    """One compact JSON line, newline-terminated (the byte format of every jsonl we write)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+class JsonlAppender:
+    """Append-only JSON-lines writer that flushes and fsyncs after each `append_many` call.
+
+    A process killed mid-write can leave at most one partial last line; `read_jsonl_tolerant` drops it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _truncate_partial_last_line(self.path)
+        self._handle: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def append_many(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Append rows, then flush and fsync so they survive a SIGKILL."""
+        for row in rows:
+            self._handle.write(json_line(row))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        """Close the file."""
+        self._handle.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_jsonl_tolerant(path: Path) -> list[dict[str, Any]]:
+    """Read a jsonl file written by `JsonlAppender`, ignoring a partial (unterminated) last line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                break  # torn write from a killed process
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
+
+
+def _truncate_partial_last_line(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1
+        handle.truncate(cut)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

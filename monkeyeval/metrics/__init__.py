@@ -1,0 +1,1 @@
+"""Metric registry: named, versioned metric variants (implementations live in the top-level `metrics/`)."""

@@ -1,0 +1,1 @@
+"""Model adapters: the one seam every model goes through (see `base.ModelAdapter`)."""

@@ -1,0 +1,79 @@
+"""The model adapter contract."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from monkeyeval.types import Generation, Sample
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a checkpoint (from the command line)."""
+
+    checkpoint: str
+    device: str = "cpu"
+    dtype: str = "auto"  # "auto" = the family's default (bf16 on GPU when the config says so, fp32 on CPU)
+    trust_remote_code: bool = False
+    family_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"padding_aware_positions": True}
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Decoding settings shared by every adapter (greedy only: evaluation is deterministic)."""
+
+    max_new_tokens: int
+    min_new_tokens: int = 1
+
+
+@dataclass
+class ModelInput:
+    """One sample as an adapter receives it: the final prompt text plus the preprocessed image payload.
+
+    `payload` is whatever the adapter's `preprocess` returned for this sample (computed in DataLoader
+    worker processes); None when the sample has an error.
+    """
+
+    sample: Sample
+    prompt: str
+    payload: Any
+
+
+class ModelAdapter(ABC):
+    """A model family: load once, then preprocess samples (in workers) and generate in batches."""
+
+    family: str = ""
+    default_prompt_profile: str = ""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, options: LoadOptions) -> ModelAdapter:
+        """Load the checkpoint (local folder or hub id)."""
+
+    @classmethod
+    def detect(cls, config: dict[str, Any]) -> bool:
+        """True when a checkpoint's config.json belongs to this family (used without `--model`)."""
+        return False
+
+    @abstractmethod
+    def preprocessor(self) -> Callable[[Sample, str], Any]:
+        """A small picklable callable `(sample, prompt) -> payload` that decodes and preprocesses the image.
+
+        It runs in DataLoader worker processes, so it must not hold the model's weights. It raises on a
+        missing or undecodable image; the runner records the error against the sample and goes on.
+        """
+
+    def model_input_text(self, prompt: str) -> str:
+        """The exact text the model sees for `prompt` (after any chat template); stored per sample."""
+        return prompt
+
+    @abstractmethod
+    def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
+        """Greedy generation for a batch (left padding where needed); one Generation per input, in order."""
+
+    @abstractmethod
+    def fingerprint(self) -> dict[str, Any]:
+        """family, checkpoint id, hash of config and weight files, dtype, and family options."""

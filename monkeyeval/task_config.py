@@ -1,0 +1,59 @@
+"""Typed task configuration (what a task YAML becomes after `include` resolution and validation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Which jsonl keys hold each part of a sample (defaults: the upstream Monkey/Qwen-VL jsonl format)."""
+
+    question: str = "question"
+    answer: str = "answer"
+    id: str = "question_id"
+    image: str = "image"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a task's data lives. Paths are absolute (already resolved against the data root)."""
+
+    jsonl: Path
+    image_root: Path
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """One evaluation task.
+
+    `metrics` lists registered metric names (aliases resolved); the first is the primary metric.
+    `prompt` is the generic template (`{question}`); `profiles` maps a model family to a prompt profile name
+    (see `monkeyeval.prompts`); `family_options` maps a model family to options its adapter understands
+    (e.g. `{"minimonkey": {"tiles": "DocVQA"}}`); `family_max_new_tokens` overrides max_new_tokens per
+    family (Mini-Monkey's upstream path uses 1024 everywhere). `yaml_sha256` hashes the resolved
+    configuration (every included file), for the score fingerprint.
+    """
+
+    name: str
+    source: Path
+    dataset: DatasetSpec
+    metrics: tuple[str, ...]
+    max_new_tokens: int
+    prompt: str = "{question}"
+    fields: FieldMap = field(default_factory=FieldMap)
+    groups: tuple[str, ...] = ()
+    profiles: dict[str, str] = field(default_factory=dict)
+    family_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    family_max_new_tokens: dict[str, int] = field(default_factory=dict)
+    description: str = ""
+    version: str = "1"
+    yaml_sha256: str = ""
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric reported as the task's score."""
+        return self.metrics[0]
