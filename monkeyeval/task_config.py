@@ -19,11 +19,19 @@ class FieldMap:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Where a task's data lives. Paths are absolute (already resolved against the data root)."""
+    """Where a task's data lives. Paths are absolute (already resolved against the data root).
+
+    `root_note` says which root relative paths were resolved against and where that root came from
+    (e.g. "data root /data (from $MONKEYEVAL_DATA)"), for error messages. `annotations` is an optional
+    VQA-API annotation file whose per-question answer lists replace the jsonl answers (Monkey's vqa_score
+    sets read their 10 human answers from there).
+    """
 
     jsonl: Path
     image_root: Path
     sha256: str | None = None
+    root_note: str = ""
+    annotations: Path | None = None
 
 
 @dataclass(frozen=True)

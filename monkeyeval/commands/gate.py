@@ -1,9 +1,140 @@
-"""`monkeyeval gate` command(s)."""
+"""`monkeyeval gate`: CI drift gate against a baseline file, or write that baseline."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+DEFAULT_TOLERANCE = 0.01
+
+GATE_HELP = """Fail CI when scores drift from an approved baseline, or write that baseline.
+
+[bold]Check[/bold]: `monkeyeval gate results/ --baseline results/baselines/main.json [--mode paired]`
+[bold]Approve[/bold]: `monkeyeval gate results/ --write-baseline results/baselines/main.json [--tolerance X]`
+
+Rules, per baseline (model, task):
+- abs mode: fails when the score drops by more than the tolerance (normalised scale: score, or score/n for
+  sum metrics such as OCRBench; 0.01 = one point of a ×100 score). Tolerance: the baseline entry's own value,
+  else --tolerance.
+- paired mode: paired bootstrap over per-sample scores matched by id; fails when the drop is significant
+  (p < --alpha) AND the paired mean drop exceeds the tolerance (use --tolerance 0 for significance alone).
+- health: fails when n_errors, n_truncated or n_missing rises above the baseline's by more than
+  --max-new-errors.
+- a baseline task missing from the results fails.
+- score-relevant fingerprint fields (jsonl_sha256, metric, metric_version, prompt_sha256) must match, else
+  exit 2 unless --allow-fingerprint-change.
+Samples that flip right -> wrong or wrong -> right (right = per-sample score >= 0.5) are listed with both
+predictions.
+
+Exit codes: 0 no drift, 1 drift, 2 usage error (missing/bad files or options, fingerprint mismatch).
+"""
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("gate", help=GATE_HELP)(gate)
+
+
+def gate(
+    results_dir: Path = typer.Argument(..., help="Results folder (every sub-folder holding a scores.json)."),
+    baseline: Path | None = typer.Option(None, "--baseline", "-b", help="Baseline JSON to check against."),
+    write_baseline_to: Path | None = typer.Option(
+        None, "--write-baseline", help="Write a baseline of RESULTS_DIR to this file instead of checking."
+    ),
+    tolerance: float | None = typer.Option(
+        None,
+        "--tolerance",
+        "-t",
+        help=f"Absolute tolerance (normalised scale). Check: used where the baseline entry has none "
+        f"(default {DEFAULT_TOLERANCE}). --write-baseline: stored in every entry (default: none stored).",
+    ),
+    mode: str = typer.Option("abs", "--mode", "-m", help="abs or paired."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the paired test."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (paired mode)."),
+    resamples: int = typer.Option(10000, "--resamples", help="Bootstrap resamples (paired mode)."),
+    allow_fingerprint_change: bool = typer.Option(
+        False,
+        "--allow-fingerprint-change",
+        help="Compare even when score-relevant fingerprint fields differ.",
+    ),
+    max_new_errors: int = typer.Option(
+        0, "--max-new-errors", help="Allowed rise of n_errors / n_truncated / n_missing over the baseline."
+    ),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", help="Also write a PR-comment Markdown summary."
+    ),
+    show_flips: int = typer.Option(20, "--show-flips", help="Flipped samples listed per task and direction."),
+) -> None:
+    from rich.text import Text
+
+    from monkeyeval.atomic import atomic_write_text
+    from monkeyeval.gate import (
+        BaselineError,
+        GateOptions,
+        baseline_from_tree,
+        load_baseline,
+        run_gate,
+        write_baseline,
+    )
+    from monkeyeval.gate.compare import MODES
+    from monkeyeval.gate.render import markdown_gate, rich_gate
+    from monkeyeval.report.render import make_console
+    from monkeyeval.results_tree import ResultsError, load_results
+
+    out, err = make_console(), make_console(stderr=True)
+
+    def usage_error(message: str) -> typer.Exit:
+        err.print(Text.assemble(("error: ", "red"), message))
+        return typer.Exit(2)
+
+    if (baseline is None) == (write_baseline_to is None):
+        raise usage_error("pass exactly one of --baseline FILE (check) or --write-baseline FILE (approve)")
+    if mode not in MODES:
+        raise usage_error(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
+    if tolerance is not None and tolerance < 0:
+        raise usage_error("--tolerance must be >= 0")
+    if not 0 < alpha < 1:
+        raise usage_error("--alpha must be between 0 and 1")
+    if max_new_errors < 0 or resamples < 1 or show_flips < 0:
+        raise usage_error("--max-new-errors and --show-flips must be >= 0, --resamples >= 1")
+    try:
+        tree = load_results(results_dir)
+    except ResultsError as exc:
+        raise usage_error(str(exc)) from exc
+    for problem in tree.problems:
+        err.print(Text.assemble(("skipped ", "yellow"), str(problem)))
+
+    if write_baseline_to is not None:
+        if not tree.runs:
+            raise usage_error(f"no valid scores.json under {results_dir}: nothing to write")
+        new_baseline, warnings = baseline_from_tree(tree, tolerance)
+        for warning in warnings:
+            err.print(Text.assemble(("warning: ", "yellow"), warning))
+        write_baseline(write_baseline_to, new_baseline)
+        out.print(
+            f"wrote baseline of {len(new_baseline.entries)} runs to {write_baseline_to}", highlight=False
+        )
+        return
+
+    if baseline is None:  # unreachable: checked above; narrows the type
+        raise usage_error("--baseline is required")
+    try:
+        approved = load_baseline(baseline)
+    except BaselineError as exc:
+        raise usage_error(str(exc)) from exc
+    options = GateOptions(
+        mode=mode,
+        tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
+        alpha=alpha,
+        seed=seed,
+        n_resamples=resamples,
+        allow_fingerprint_change=allow_fingerprint_change,
+        max_new_errors=max_new_errors,
+    )
+    result = run_gate(tree, approved, options)
+    out.print(rich_gate(result, max_flips=show_flips))
+    if markdown is not None:
+        atomic_write_text(markdown, markdown_gate(result, max_flips=show_flips))
+        err.print(f"wrote {markdown}", highlight=False)
+    raise typer.Exit(result.exit_code)

@@ -1,9 +1,106 @@
-"""`monkeyeval listing` command(s)."""
+"""`monkeyeval tasks` and `monkeyeval metrics`: list what is available (reads YAML and plugins only)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+EXIT_USAGE = 2
+
+
+def _display_path(path: Path, roots: tuple[Path, ...]) -> str:
+    for root in roots:
+        if path.is_relative_to(root):
+            return f"{root.name}/{path.relative_to(root)}"
+    return str(path)
+
+
+def tasks_command(
+    tasks_dir: list[Path] | None = typer.Option(
+        None, "--tasks-dir", help="Extra folder of task YAMLs (repeatable)."
+    ),
+    data_root: Path | None = typer.Option(
+        None,
+        "--data-root",
+        help="Folder relative dataset paths resolve against (default: $MONKEYEVAL_DATA, else the cwd).",
+    ),
+    group: str | None = typer.Option(None, "--group", "-g", help="Only list the tasks of this group."),
+) -> None:
+    """List tasks (metric, max_new_tokens, groups, source YAML) and groups.
+
+    Searches the built-in tasks, then $MONKEYEVAL_TASKS_PATH, then --tasks-dir folders.
+
+    Example: monkeyeval tasks --group monkey_paper
+    """
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from monkeyeval.task_loader import TaskConfigError
+    from monkeyeval.task_registry import TaskRegistry, UnknownTaskError
+
+    console = Console()
+    try:
+        registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
+        selected = registry.resolve([group]) if group else registry.tasks()
+    except (TaskConfigError, UnknownTaskError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    table = Table(title=f"{len(selected)} tasks")
+    for column in ("task", "metric", "max_new_tokens", "groups", "source"):
+        table.add_column(column, overflow="fold")
+    for task in selected:
+        overrides = ", ".join(f"{family}: {n}" for family, n in task.family_max_new_tokens.items())
+        tokens = f"{task.max_new_tokens}" + (f" ({overrides})" if overrides else "")
+        table.add_row(
+            task.name,
+            ", ".join(task.metrics),
+            tokens,
+            ", ".join(task.groups),
+            escape(_display_path(task.source, registry.searched)),
+        )
+    console.print(table)
+    groups = registry.groups()
+    if groups and not group:
+        group_table = Table(title=f"{len(groups)} groups")
+        group_table.add_column("group")
+        group_table.add_column("tasks", overflow="fold")
+        for name, members in groups.items():
+            group_table.add_row(name, ", ".join(members))
+        console.print(group_table)
+    console.print(
+        f"relative dataset paths resolve against the {escape(registry.data_root.describe())}", highlight=False
+    )
+
+
+def metrics_command() -> None:
+    """List metrics: name, aliases, aggregation, version and where each is defined."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from monkeyeval.metrics.registry import load_metric_registry
+
+    registry = load_metric_registry()
+    aliases_of: dict[str, list[str]] = {}
+    for alias, canonical in registry.aliases().items():
+        aliases_of.setdefault(canonical, []).append(alias)
+    table = Table(title=f"{len(registry.names())} metrics")
+    for column in ("metric", "aliases", "aggregation", "version", "source"):
+        table.add_column(column, overflow="fold")
+    for metric in registry.all():
+        table.add_row(
+            metric.name,
+            ", ".join(aliases_of.get(metric.name, [])),
+            metric.aggregation,
+            metric.version,
+            escape(registry.source(metric.name)),
+        )
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add `monkeyeval tasks` and `monkeyeval metrics`."""
+    app.command("tasks")(tasks_command)
+    app.command("metrics")(metrics_command)

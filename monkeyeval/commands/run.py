@@ -1,9 +1,279 @@
-"""`monkeyeval run` command(s)."""
+"""`monkeyeval run`, `monkeyeval merge` and `monkeyeval check-invariance`."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+RUN_HELP = """Run tasks through a model and write predictions + scores to results/<model>/<task>/.
+
+Examples:
+
+  monkeyeval run --task demo --ckpt demo/checkpoint
+
+  monkeyeval run --task monkey_paper --ckpt echo840/Monkey --batch-size 8 --nproc 4
+
+  torchrun --nproc-per-node 8 -m monkeyeval run --task docvqa_test --ckpt /ckpt/Monkey
+
+  monkeyeval run --task ocrbench --ckpt mx262/MiniMonkey --shard 3/16   (then: monkeyeval merge DIR)
+
+Re-running the same command resumes: finished samples are skipped, whatever world size wrote them.
+"""
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _stdout_console():  # type: ignore[no-untyped-def]
+    """stdout; 140 columns when it is not a terminal (logs), so the summary table is not squeezed."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
+def run_command(
+    task: list[str] = typer.Option(..., "--task", "-t", help="Task or group name (repeatable)."),
+    ckpt: str = typer.Option(
+        ..., "--ckpt", help="Checkpoint: local folder, hub id, or a predictions .jsonl (replay)."
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model family (hf, monkey, textmonkey, minimonkey, replay, ...); default: detect.",
+    ),
+    batch_size: int = typer.Option(
+        4, "--batch-size", min=1, help="Samples per generate call (left padding)."
+    ),
+    num_workers: int = typer.Option(
+        2, "--num-workers", min=0, help="DataLoader worker processes (0: inline)."
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N samples of each task."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Render prompts and check images; load no weights."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (each rank uses its own GPU)."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results root folder."),
+    model_name: str | None = typer.Option(
+        None, "--model-name", help="Results folder name (default: from --ckpt)."
+    ),
+    nproc: int | None = typer.Option(
+        None, "--nproc", min=1, help="Start N processes on this machine through torch.distributed.run."
+    ),
+    shard: str | None = typer.Option(None, "--shard", help="i/N: this independent job runs shard i of N."),
+    prompt_profile: str | None = typer.Option(None, "--prompt-profile", help="Override the prompt profile."),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", min=1, help="Override max_new_tokens."
+    ),
+    model_option: list[str] | None = typer.Option(
+        None, "--model-option", help="key=value family option (repeatable), e.g. tiles=OCRBench."
+    ),
+    trust_remote_code: bool = typer.Option(
+        False, "--trust-remote-code", help="Allow the checkpoint's own Python code to run (hf adapter)."
+    ),
+    data_root: Path | None = typer.Option(
+        None, "--data-root", help="Folder task data paths resolve against."
+    ),
+    tasks_dir: list[Path] | None = typer.Option(
+        None, "--tasks-dir", help="Extra task YAML folder (repeatable)."
+    ),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Move an earlier run of the same model/task aside and start over."
+    ),
+) -> None:
+    """Run tasks through a model (see RUN_HELP)."""
+    if nproc is not None and nproc > 1:
+        from monkeyeval.runner.distributed import relaunch_with_torchrun
+
+        raise typer.Exit(relaunch_with_torchrun(nproc, _run_args_from_argv()))
+    from monkeyeval.runner.session import RunError, RunRequest, RunSession, parse_model_options
+    from monkeyeval.runner.sharding import ShardSpec
+    from monkeyeval.runner.summary import print_summary
+
+    err = _stderr_console()
+    try:
+        request = RunRequest(
+            tasks=tuple(task),
+            checkpoint=ckpt,
+            family=model,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            limit=limit,
+            dry_run=dry_run,
+            device=device,
+            dtype=dtype,
+            results=results,
+            model_name=model_name,
+            shard=ShardSpec.parse(shard) if shard else None,
+            prompt_profile=prompt_profile,
+            max_new_tokens=max_new_tokens,
+            model_options=parse_model_options(model_option or []),
+            trust_remote_code=trust_remote_code,
+            data_root=data_root,
+            tasks_dirs=tuple(tasks_dir or ()),
+            fresh=fresh,
+        )
+        session = RunSession(request, err)
+    except (RunError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        outcomes = session.execute()
+    except KeyboardInterrupt:
+        err.print("interrupted: finished batches are saved; re-run the same command to resume")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    rows = [(o.task, o.scores, o.note or f"results in {o.run_dir}") for o in outcomes]
+    if session.ctx.is_main or request.shard is not None:
+        title = "monkeyeval run (dry run)" if dry_run else f"monkeyeval run: {session.model_name}"
+        print_summary(_stdout_console(), rows, title)
+
+
+def _is_user_error(exc: Exception) -> bool:
+    """Errors with a message meant for the user (bad config, data, checkpoint, refused resume)."""
+    from monkeyeval.dataset import DatasetError
+    from monkeyeval.models.registry import AdapterError
+    from monkeyeval.models.weights import CheckpointError
+    from monkeyeval.runner.merge import IncompleteRun
+    from monkeyeval.runner.parts import PartsError
+    from monkeyeval.runner.session import RunError
+
+    user_errors: tuple[type[Exception], ...] = (
+        DatasetError,
+        AdapterError,
+        CheckpointError,
+        IncompleteRun,
+        PartsError,
+        RunError,
+        KeyError,
+        ValueError,
+        FileNotFoundError,
+    )
+    try:
+        from monkeyeval.task_loader import TaskConfigError
+
+        user_errors = (*user_errors, TaskConfigError)
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, user_errors)
+
+
+def _run_args_from_argv() -> list[str]:
+    """The arguments after `run` on this process's command line (for the torchrun relaunch)."""
+    argv = sys.argv[1:]
+    return argv[argv.index("run") + 1 :] if "run" in argv else argv
+
+
+def merge_command(
+    run_dir: Path = typer.Argument(..., help="results/<model>/<task> folder of a run (holds run.json)."),
+    allow_missing: bool = typer.Option(
+        False,
+        "--allow-missing",
+        help="Score samples that no shard predicted as wrong (counted in n_missing).",
+    ),
+    data_root: Path | None = typer.Option(None, "--data-root", help="Override the run's data root."),
+    tasks_dir: list[Path] | None = typer.Option(None, "--tasks-dir", help="Override the run's task folders."),
+) -> None:
+    """Merge the part files of a (sharded) run into predictions.jsonl + scores.json.
+
+    Example: monkeyeval merge results/echo840__Monkey/docvqa_test
+    """
+    from monkeyeval.dataset import load_samples
+    from monkeyeval.runner.merge import merge_run
+    from monkeyeval.runner.parts import read_manifest
+    from monkeyeval.runner.summary import print_summary
+    from monkeyeval.task_registry import TaskRegistry
+
+    err = _stderr_console()
+    try:
+        manifest = read_manifest(run_dir)
+        if manifest is None:
+            raise FileNotFoundError(
+                f"{run_dir}: no run.json; pass the results/<model>/<task> folder of a run"
+            )
+        dirs = tuple(tasks_dir) if tasks_dir else tuple(Path(d) for d in manifest.get("tasks_dirs", []))
+        root = data_root if data_root is not None else Path(manifest["data_root"])
+        task = TaskRegistry.discover(dirs, root).get(manifest["task"])
+        samples = load_samples(task, limit=manifest.get("limit")).samples
+        result = merge_run(run_dir, task, samples, manifest["model_name"], allow_missing=allow_missing)
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    print_summary(_stdout_console(), [(task.name, result.to_json(), str(run_dir))], "monkeyeval merge")
+
+
+def check_invariance_command(
+    task: str = typer.Option(..., "--task", "-t", help="Task name."),
+    ckpt: str = typer.Option(..., "--ckpt", help="Checkpoint (local folder or hub id)."),
+    limit: int = typer.Option(32, "--limit", min=1, help="How many samples to compare."),
+    batch_size: int = typer.Option(8, "--batch-size", min=2, help="The larger batch size compared with 1."),
+    model: str | None = typer.Option(None, "--model", help="Model family (default: detect)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
+    num_workers: int = typer.Option(2, "--num-workers", min=0, help="DataLoader worker processes."),
+    prompt_profile: str | None = typer.Option(None, "--prompt-profile", help="Override the prompt profile."),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", min=1, help="Override max_new_tokens."
+    ),
+    model_option: list[str] | None = typer.Option(None, "--model-option", help="key=value (repeatable)."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow remote code."),
+    data_root: Path | None = typer.Option(
+        None, "--data-root", help="Folder task data paths resolve against."
+    ),
+    tasks_dir: list[Path] | None = typer.Option(None, "--tasks-dir", help="Extra task YAML folder."),
+    fail_on_change: bool = typer.Option(False, "--fail-on-change", help="Exit 1 when any answer changes."),
+) -> None:
+    """Run samples at batch size 1 and at --batch-size; list the samples whose answer changes.
+
+    Example: monkeyeval check-invariance --task demo --ckpt demo/checkpoint --limit 16 --batch-size 8
+    """
+    from monkeyeval.runner.invariance import run_invariance_check
+
+    err = _stderr_console()
+    try:
+        changed = run_invariance_check(
+            task=task,
+            checkpoint=ckpt,
+            limit=limit,
+            batch_size=batch_size,
+            family=model,
+            device=device,
+            dtype=dtype,
+            num_workers=num_workers,
+            prompt_profile=prompt_profile,
+            max_new_tokens=max_new_tokens,
+            model_options=model_option or [],
+            trust_remote_code=trust_remote_code,
+            data_root=data_root,
+            tasks_dirs=tuple(tasks_dir or ()),
+            console=_stdout_console(),
+        )
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    if changed and fail_on_change:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add `run`, `merge` and `check-invariance`."""
+    app.command("run", help=RUN_HELP)(run_command)
+    app.command("merge")(merge_command)
+    app.command("check-invariance")(check_invariance_command)

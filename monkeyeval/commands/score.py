@@ -1,9 +1,277 @@
-"""`monkeyeval score` command(s)."""
+"""`monkeyeval score`: score an external predictions file against a task's answers."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from monkeyeval.scoring import TaskScore
+    from monkeyeval.task_config import TaskConfig
+    from monkeyeval.types import PredictionRecord, Sample
+
+EXIT_OK = 0
+EXIT_VALIDATION = 1
+EXIT_USAGE = 2
+MISSING_PREDICTION_ERROR = "missing prediction: the predictions file has no line for this id"
+SHOW_IDS = 5
+
+
+class MissingPolicy(str, Enum):
+    """What to do with dataset ids that have no prediction."""
+
+    wrong = "wrong"
+    fail = "fail"
+
+
+@dataclass
+class ExternalPredictions:
+    """A parsed predictions file: rows by id (first occurrence), duplicated ids, and line problems."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duplicates: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class ScoreUsageError(Exception):
+    """Bad input the user must fix (exit code 2)."""
+
+
+class ScoreValidationError(Exception):
+    """The predictions do not pass validation (exit code 1)."""
+
+
+def read_predictions(path: Path) -> ExternalPredictions:
+    """Parse one JSON object per line with at least "id" and "prediction" (problems are collected)."""
+    parsed = ExternalPredictions()
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                parsed.problems.append(f"{path}:{line_no}: not a JSON object line ({exc})")
+                continue
+            if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
+                parsed.problems.append(f'{path}:{line_no}: expected {{"id": ..., "prediction": "..."}}')
+                continue
+            if (
+                not isinstance(row["prediction"], str)
+                or isinstance(row["id"], (dict, list))
+                or row["id"] is None
+            ):
+                parsed.problems.append(
+                    f"{path}:{line_no}: 'prediction' must be a string and 'id' a string or number"
+                )
+                continue
+            key = str(row["id"])
+            if key in parsed.rows:
+                parsed.duplicates.append(key)
+                continue
+            parsed.rows[key] = row
+    return parsed
+
+
+def _first(ids: list[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:SHOW_IDS])
+    return shown + (", ..." if len(ids) > SHOW_IDS else "")
+
+
+def build_records(
+    samples: list[Sample], predictions: ExternalPredictions, missing: MissingPolicy, source: Path
+) -> tuple[list[PredictionRecord], int]:
+    """Validate ids; records in dataset order (missing ids as errored placeholders) and n_missing."""
+    from monkeyeval.types import PredictionRecord
+
+    if predictions.problems:
+        listing = "\n  ".join(predictions.problems[:SHOW_IDS])
+        raise ScoreUsageError(f"{len(predictions.problems)} bad lines in {source}:\n  {listing}")
+    known = {s.id for s in samples}
+    unknown = [i for i in predictions.rows if i not in known]
+    duplicates = list(dict.fromkeys(predictions.duplicates))
+    if duplicates or unknown:
+        parts = []
+        if duplicates:
+            parts.append(f"{len(duplicates)} duplicate ids (first: {_first(duplicates)})")
+        if unknown:
+            parts.append(f"{len(unknown)} ids not in the task's dataset (first: {_first(unknown)})")
+        raise ScoreUsageError(
+            f"{source}: "
+            + "; ".join(parts)
+            + ". Each dataset id must appear at most once; check --task and the id field."
+        )
+    missing_ids = [s.id for s in samples if s.id not in predictions.rows]
+    if missing_ids and missing is MissingPolicy.fail:
+        raise ScoreValidationError(
+            f"{source}: {len(missing_ids)} of {len(samples)} dataset ids have no prediction (first: "
+            f"{_first(missing_ids)}); use --missing wrong to score them as 0"
+        )
+    records = []
+    for sample in samples:
+        row = predictions.rows.get(sample.id)
+        if row is None:
+            records.append(
+                PredictionRecord(
+                    sample.index, sample.id, "", "", list(sample.answers), error=MISSING_PREDICTION_ERROR
+                )
+            )
+            continue
+        error = row.get("error")
+        records.append(
+            PredictionRecord(
+                index=sample.index,
+                id=sample.id,
+                prompt=str(row.get("prompt", "")),
+                prediction=row["prediction"],
+                answers=list(sample.answers),
+                error=str(error) if error is not None else None,
+                n_new_tokens=row.get("n_new_tokens"),
+                truncated=bool(row.get("truncated", False)),
+            )
+        )
+    return records, len(missing_ids)
+
+
+def score_file(
+    task: TaskConfig,
+    predictions_path: Path,
+    model_name: str,
+    results: Path,
+    missing: MissingPolicy = MissingPolicy.wrong,
+    seed: int = 0,
+) -> tuple[TaskScore, Path, int]:
+    """Validate and score `predictions_path` into results/<model>/<task>/: (score, run dir, n bad lines)."""
+    from monkeyeval.dataset import jsonl_sha256, load_samples
+    from monkeyeval.store import finalize_run, run_dir
+
+    loaded = load_samples(task)
+    predictions = read_predictions(predictions_path)
+    records, n_missing = build_records(loaded.samples, predictions, missing, predictions_path)
+    target = run_dir(results, model_name, task.name)
+    fingerprint = {
+        "family": "external",
+        "checkpoint": None,
+        "predictions_file": str(predictions_path.resolve()),
+        "predictions_sha256": jsonl_sha256(predictions_path),
+    }
+    result = finalize_run(
+        target, task, records, fingerprint, model_name, n_missing=n_missing, samples=loaded.samples, seed=seed
+    )
+    return result, target, len(loaded.problems)
+
+
+def _format_score(value: float | None, aggregation: str) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0f}" if aggregation == "sum" else f"{value:.4f}"
+
+
+def print_summary(result: TaskScore, target: Path, n_dataset_problems: int) -> None:
+    """Rich table: every metric with its CI, then the health counts."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{result.model} / {result.task}")
+    table.add_column("metric")
+    table.add_column("score", justify="right")
+    table.add_column("95% CI", justify="right")
+    for name, metric in result.metrics.items():
+        ci = metric.ci95
+        ci_text = (
+            f"[{_format_score(ci[0], metric.aggregation)}, {_format_score(ci[1], metric.aggregation)}]"
+            if ci
+            else "n/a"
+        )
+        label = f"{name} (primary)" if name == result.metric else name
+        table.add_row(label, _format_score(metric.score, metric.aggregation), ci_text)
+    console.print(table)
+    console.print(
+        f"n={result.n}  scored={result.n_scored}  errors={result.n_errors}  empty={result.n_empty}  "
+        f"missing={result.n_missing}  truncated={result.n_truncated}",
+        soft_wrap=True,
+    )
+    if n_dataset_problems:
+        console.print(
+            f"[yellow]{n_dataset_problems} dataset lines were skipped (malformed or missing keys)[/yellow]",
+            soft_wrap=True,
+        )
+    console.print(f"wrote {escape(str(target))}/predictions.jsonl and scores.json", soft_wrap=True)
+
+
+def score_command(
+    predictions: Path = typer.Argument(
+        ..., help='Predictions file: one JSON object per line, {"id": ..., "prediction": "..."}.'
+    ),
+    task: str = typer.Option(..., "--task", "-t", help="Task to score against (see `monkeyeval tasks`)."),
+    model_name: str | None = typer.Option(
+        None,
+        "--model-name",
+        help="Results folder name for the model (default: the predictions file name without suffix).",
+    ),
+    results: Path = typer.Option(Path("results"), "--results", help="Results root folder."),
+    data_root: Path | None = typer.Option(
+        None,
+        "--data-root",
+        help="Folder relative dataset paths resolve against (default: $MONKEYEVAL_DATA, else the cwd).",
+    ),
+    tasks_dir: list[Path] | None = typer.Option(
+        None, "--tasks-dir", help="Extra folder of task YAMLs (repeatable)."
+    ),
+    missing: MissingPolicy = typer.Option(
+        MissingPolicy.wrong,
+        "--missing",
+        help="Ids without a prediction: 'wrong' scores them 0 (counted in n_missing), 'fail' exits 1.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed for the confidence intervals."),
+) -> None:
+    """Score an external predictions file against a task's answers.
+
+    Ids are compared as strings. Duplicate ids, or ids the dataset does not have, exit 2. Writes
+    RESULTS/<model>/<task>/predictions.jsonl and scores.json (atomically), like `monkeyeval run`.
+    Optional keys per line: "prompt", "error" (scored 0), "truncated", "n_new_tokens".
+
+    Exit codes: 0 ok, 1 validation failed (e.g. --missing fail with missing ids), 2 usage error.
+
+    Example:
+
+        monkeyeval score --task demo preds.jsonl --model-name my-vlm --results results/
+    """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from monkeyeval.dataset import DatasetError
+    from monkeyeval.store import safe_model_name
+    from monkeyeval.task_loader import TaskConfigError
+    from monkeyeval.task_registry import TaskRegistry, UnknownTaskError
+
+    errors = Console(stderr=True)
+    if not predictions.is_file():
+        errors.print(
+            f"[red]error:[/red] predictions file {escape(str(predictions))} does not exist", soft_wrap=True
+        )
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
+        config = registry.get(task)
+        name = safe_model_name(model_name or predictions.stem)
+        result, target, n_problems = score_file(config, predictions, name, results, missing, seed)
+    except (TaskConfigError, UnknownTaskError, ScoreUsageError) as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except (DatasetError, ScoreValidationError) as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_VALIDATION) from None
+    print_summary(result, target, n_problems)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add `monkeyeval score`."""
+    app.command("score")(score_command)

@@ -66,6 +66,23 @@ class ModelAdapter(ABC):
         missing or undecodable image; the runner records the error against the sample and goes on.
         """
 
+    @classmethod
+    def dry_run_preprocessor(cls, options: LoadOptions) -> Callable[[Sample, str], Any] | None:
+        """The preprocessor for `monkeyeval run --dry-run`, built WITHOUT loading weights.
+
+        Return a picklable `(sample, prompt) -> payload` (e.g. image transforms built from config.json only),
+        or None (the default): the dry run then only checks that every image decodes with PIL.
+        """
+        return None
+
+    def configure_task(self, options: dict[str, Any]) -> None:
+        """Per-task family options (the task's `family_options[family]` merged with `--model-option`).
+
+        Called by the runner before each task's samples are preprocessed or generated (e.g. Mini-Monkey's
+        tile budget differs per task). Default: ignore them.
+        """
+        del options
+
     def model_input_text(self, prompt: str) -> str:
         """The exact text the model sees for `prompt` (after any chat template); stored per sample."""
         return prompt

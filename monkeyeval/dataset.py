@@ -1,0 +1,232 @@
+"""A task's jsonl (or JSON array) -> `Sample`s, with per-line problems recorded instead of crashing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monkeyeval.task_config import TaskConfig
+from monkeyeval.types import Sample
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be used at all (missing file, checksum mismatch, duplicate ids, no samples)."""
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """A line that was skipped: 1-based line number (item number for a JSON array file) and why."""
+
+    line_no: int
+    message: str
+
+
+@dataclass
+class DatasetLoad:
+    """The valid samples in dataset order, and the lines that were skipped."""
+
+    samples: list[Sample]
+    problems: list[LineProblem] = field(default_factory=list)
+    path: Path | None = None
+
+
+def jsonl_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_samples(task: TaskConfig, limit: int | None = None) -> DatasetLoad:
+    """Read the task's dataset file into `Sample`s (at most `limit` valid ones).
+
+    Malformed lines and lines missing a key are recorded in `.problems` and skipped. A missing file, a
+    `dataset.sha256` mismatch, duplicate ids or a dataset without any valid sample raise DatasetError.
+    Answers may be a string or a list. The id field may be absent: then the sample's position is its id.
+    Image paths must stay inside the image root (checked after resolving symlinks); existence is not checked.
+    """
+    spec = task.dataset
+    path = spec.jsonl
+    if not path.is_file():
+        raise DatasetError(_missing_file_message(task, path, "dataset file"))
+    if spec.sha256 is not None:
+        actual = jsonl_sha256(path)
+        if actual != spec.sha256:
+            raise DatasetError(
+                f"{path}: checksum mismatch for task {task.name!r}: expected sha256 {spec.sha256} "
+                f"(dataset.sha256 in {task.source}), actual {actual}; the file changed or is another version"
+            )
+    answers_by_id = _read_annotations(task) if spec.annotations is not None else None
+    image_root = spec.image_root.resolve()
+    samples: list[Sample] = []
+    problems: list[LineProblem] = []
+    first_line_of: dict[str, int] = {}
+    for line_no, item in _iter_items(path, problems):
+        if limit is not None and len(samples) >= limit:
+            break
+        sample = _build_sample(task, item, len(samples), image_root, answers_by_id, line_no, problems)
+        if sample is None:
+            continue
+        if sample.id in first_line_of:
+            raise DatasetError(
+                f"{path}: duplicate id {sample.id!r} on lines {first_line_of[sample.id]} and {line_no} "
+                f"(field {task.fields.id!r}); ids must be unique"
+            )
+        first_line_of[sample.id] = line_no
+        samples.append(sample)
+    if not samples:
+        detail = f"; first problems: {_summarise(problems)}" if problems else ""
+        raise DatasetError(
+            f"{path}: no valid samples for task {task.name!r} ({len(problems)} bad lines){detail}"
+        )
+    return DatasetLoad(samples=samples, problems=problems, path=path)
+
+
+def _missing_file_message(task: TaskConfig, path: Path, what: str) -> str:
+    note = task.dataset.root_note
+    hint = ""
+    if "data root" in note:
+        hint = "; set --data-root or MONKEYEVAL_DATA to the folder that holds it (see tasks/README.md)"
+    return (
+        f"{what} {path} for task {task.name!r} does not exist (resolved against {note or 'its YAML'}){hint}"
+    )
+
+
+def _summarise(problems: list[LineProblem], n: int = 3) -> str:
+    return "; ".join(f"line {p.line_no}: {p.message}" for p in problems[:n])
+
+
+def _iter_items(path: Path, problems: list[LineProblem]) -> Iterator[tuple[int, Any]]:
+    if path.suffix == ".json":
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DatasetError(
+                f"{path}: not a valid JSON file ({exc}); expected a JSON array of objects"
+            ) from None
+        if not isinstance(items, list):
+            raise DatasetError(f"{path}: expected a JSON array of objects, got {type(items).__name__}")
+        yield from enumerate(items, start=1)
+        return
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield line_no, json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                problems.append(LineProblem(line_no, f"not UTF-8 text ({exc.reason})"))
+            except json.JSONDecodeError as exc:
+                problems.append(LineProblem(line_no, f"malformed JSON ({exc.msg} at column {exc.colno})"))
+
+
+def _build_sample(
+    task: TaskConfig,
+    item: Any,
+    index: int,
+    image_root: Path,
+    answers_by_id: dict[str, list[str]] | None,
+    line_no: int,
+    problems: list[LineProblem],
+) -> Sample | None:
+    fields = task.fields
+    if not isinstance(item, dict):
+        problems.append(LineProblem(line_no, f"expected a JSON object, got {type(item).__name__}"))
+        return None
+    missing = [f"{name!r} (fields.{role})" for role, name in _required_fields(task) if name not in item]
+    if missing:
+        problems.append(LineProblem(line_no, f"missing key {', '.join(missing)}"))
+        return None
+    question, image = item[fields.question], item[fields.image]
+    if not isinstance(question, str) or not isinstance(image, str):
+        problems.append(LineProblem(line_no, f"{fields.question!r} and {fields.image!r} must be strings"))
+        return None
+    raw_id = item.get(fields.id, index)
+    if raw_id is None or isinstance(raw_id, (dict, list)):
+        problems.append(
+            LineProblem(line_no, f"id field {fields.id!r} must be a string or number, got {raw_id!r}")
+        )
+        return None
+    sample_id = str(raw_id)
+    answers = _answers(item.get(fields.answer))
+    if answers_by_id is not None and sample_id in answers_by_id:
+        answers = answers_by_id[sample_id]
+    if answers is None:
+        problems.append(
+            LineProblem(line_no, f"answer field {fields.answer!r} must be a string or a list of strings")
+        )
+        return None
+    image_path, error = resolve_image(image, image_root)
+    used = {fields.question, fields.answer, fields.id, fields.image}
+    return Sample(
+        index=index,
+        id=sample_id,
+        question=question,
+        answers=answers,
+        image=image,
+        image_path=image_path,
+        extra={k: v for k, v in item.items() if k not in used},
+        error=error,
+    )
+
+
+def _required_fields(task: TaskConfig) -> list[tuple[str, str]]:
+    fields = task.fields
+    required = [("question", fields.question), ("image", fields.image)]
+    if task.dataset.annotations is None:
+        required.append(("answer", fields.answer))
+    return required
+
+
+def _answers(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, list) and value and all(isinstance(v, (str, int, float)) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+def resolve_image(image: str, image_root: Path) -> tuple[Path | None, str | None]:
+    """(resolved path, None), or (None, reason) when the path is absolute or escapes `image_root`.
+
+    Symlinks are followed, so a link inside the root that points outside it is rejected too.
+    """
+    if not image:
+        return None, "empty image path"
+    if os.path.isabs(image) or Path(image).is_absolute():
+        return None, f"image path escapes the image root: {image!r} is absolute (image root {image_root})"
+    candidate = (image_root / image).resolve()
+    if not candidate.is_relative_to(image_root):
+        return (
+            None,
+            f"image path escapes the image root: {image!r} resolves to {candidate}, outside {image_root}",
+        )
+    return candidate, None
+
+
+def _read_annotations(task: TaskConfig) -> dict[str, list[str]]:
+    """VQA-API annotations ({"annotations": [{"question_id", "answers": [{"answer"}]}]}) -> id -> answers."""
+    path = task.dataset.annotations
+    assert path is not None
+    if not path.is_file():
+        raise DatasetError(_missing_file_message(task, path, "annotation file"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(entry["question_id"]): [str(a["answer"]) for a in entry["answers"]]
+            for entry in data["annotations"]
+        }
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise DatasetError(
+            f"{path}: not a VQA-API annotation file ({type(exc).__name__}: {exc}); expected "
+            '{"annotations": [{"question_id": ..., "answers": [{"answer": ...}]}]}'
+        ) from None

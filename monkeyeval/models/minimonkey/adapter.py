@@ -1,0 +1,252 @@
+"""`minimonkey` model family: native Mini-Monkey (no remote code) behind the runner's adapter contract.
+
+Options (a task's `family_options: {minimonkey: {...}}`, overridden by `--model-option key=value`):
+
+- `tiles`: MSAC tile budget, a profile of `msac.TILE_BUDGETS` (ChartQA, DocVQA, InfoVQA, OCRBench, default,
+  OCRBench_MultimodalOCR, ...) or explicit `"min1-max1,min2-max2"`; default `default`.
+- `order`: `primary_first` (the README path, default) or `secondary_first` (upstream VLMEvalKit/demo.py).
+- `use_scm`: the scale compression mechanism; off by default, as in every published evaluation.
+
+Upstream details kept on purpose: pixel values are cast to bfloat16 before the ViT (`generate_v2`),
+whatever the model dtype; the answer is the decoded text cut at `<|im_end|>` and stripped.
+`DecodeSettings.min_new_tokens` of 1 is a no-op (upstream sets none; the eos counts as a generated token);
+larger values block eos until that many tokens exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.models.minimonkey.generate import GenerationRequest, GreedySettings, greedy_generate
+from monkeyeval.models.minimonkey.model import ARCHITECTURE, MiniMonkeyConfig, MiniMonkeyForCausalLM
+from monkeyeval.models.minimonkey.msac import (
+    MiniMonkeyImagePreprocessor,
+    MsacOrder,
+    TileBudget,
+    resolve_tile_budget,
+)
+from monkeyeval.models.minimonkey.template import (
+    IMAGE_PLACEHOLDER,
+    answer_from_decoded,
+    build_query,
+    chat_text,
+)
+from monkeyeval.models.minimonkey.tokenizer import TOKENIZER_FILES, InternLM2Tokenizer
+from monkeyeval.models.weights import CheckpointError, hash_files, resolve_checkpoint, weight_files
+from monkeyeval.types import Generation, Sample
+
+PIXEL_DTYPE = torch.bfloat16  # upstream generate_v2 casts the tiles to bf16 before the model
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    """A boolean option given as a bool or as a command-line word (true/false, yes/no, 1/0, on/off)."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError(f"minimonkey option {name}={value!r}: expected true or false")
+
+
+@dataclass(frozen=True)
+class MiniMonkeyOptions:
+    """The family options, validated."""
+
+    tiles: str = "default"
+    order: str = MsacOrder.PRIMARY_FIRST.value
+    use_scm: bool = False
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> MiniMonkeyOptions:
+        """Validate a mapping of options; unknown keys and bad values raise ValueError naming the fix."""
+        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(
+                f"unknown minimonkey option(s) {unknown}; known: {', '.join(cls.__dataclass_fields__)}"
+            )
+        options = cls(
+            tiles=str(raw.get("tiles", cls.tiles)),
+            order=str(raw.get("order", cls.order)),
+            use_scm=parse_bool("use_scm", raw.get("use_scm", cls.use_scm)),
+        )
+        resolve_tile_budget(options.tiles)
+        try:
+            MsacOrder(options.order)
+        except ValueError:
+            choices = ", ".join(o.value for o in MsacOrder)
+            raise ValueError(
+                f"minimonkey option order={options.order!r}: expected one of {choices}"
+            ) from None
+        return options
+
+    @property
+    def budget(self) -> TileBudget:
+        """The resolved tile budget."""
+        return resolve_tile_budget(self.tiles)
+
+
+@dataclass
+class MiniMonkeyPayload:
+    """What a worker prepares per sample: the token ids, the bf16 tiles and the primary grid."""
+
+    input_ids: torch.Tensor
+    pixel_values: torch.Tensor
+    grid: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class MiniMonkeySamplePreprocessor:
+    """Picklable worker step: image -> MSAC tiles (bf16), prompt -> chat query with the image span -> ids."""
+
+    images: MiniMonkeyImagePreprocessor
+    tokenizer: InternLM2Tokenizer
+    system_message: str | None
+    tokens_per_tile: int
+
+    def __call__(self, sample: Sample, prompt: str) -> MiniMonkeyPayload:
+        if sample.image_path is None:
+            raise FileNotFoundError(sample.error or f"sample {sample.id}: no image path for {sample.image!r}")
+        pixel_values, grid = self.images(sample.image_path)
+        query = build_query(prompt, pixel_values.shape[0], self.system_message, self.tokens_per_tile)
+        input_ids = torch.tensor(self.tokenizer.encode(query), dtype=torch.long)
+        return MiniMonkeyPayload(input_ids, pixel_values.to(PIXEL_DTYPE), (int(grid[0]), int(grid[1])))
+
+
+def is_minimonkey_config(config: Mapping[str, Any]) -> bool:
+    """True for a Mini-Monkey config.json (architecture MiniMonkeyChatModel, or remote code that names it)."""
+    if ARCHITECTURE in (config.get("architectures") or []):
+        return True
+    auto_map = config.get("auto_map") or {}
+    return config.get("model_type") == "internvl_chat" and any(
+        "minimonkey" in str(v).lower() for v in auto_map.values()
+    )
+
+
+class MiniMonkeyAdapter(ModelAdapter):
+    """Mini-Monkey: MSAC tiles + InternViT + InternLM2, greedy, batched with left padding."""
+
+    family = "minimonkey"
+    default_prompt_profile = "minimonkey_vqa"
+
+    def __init__(
+        self,
+        model: MiniMonkeyForCausalLM,
+        tokenizer: InternLM2Tokenizer,
+        folder: Path,
+        load_options: LoadOptions,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.folder = folder
+        self.load_options = load_options
+        self.options = MiniMonkeyOptions.parse(load_options.family_options)
+        self._checkpoint_sha256 = ""
+
+    @classmethod
+    def load(cls, options: LoadOptions) -> MiniMonkeyAdapter:
+        """Tokenizer and weights from a local folder or hub id (bf16 on GPU, fp32 on CPU unless --dtype)."""
+        if options.trust_remote_code:
+            raise ValueError("the minimonkey family is native code; drop --trust-remote-code")
+        MiniMonkeyOptions.parse(options.family_options)  # fail before loading weights
+        folder = resolve_checkpoint(options.checkpoint)
+        tokenizer = InternLM2Tokenizer.from_pretrained(folder)
+        model = MiniMonkeyForCausalLM.from_pretrained(folder, device=options.device, dtype=options.dtype)
+        vocab = model.config.llm.vocab_size
+        if max(tokenizer.img_context_id, tokenizer.im_end_id) >= vocab:
+            raise CheckpointError(f"{folder}: tokenizer ids exceed the model vocabulary ({vocab})")
+        return cls(model, tokenizer, folder, options)
+
+    @classmethod
+    def detect(cls, config: dict[str, Any]) -> bool:
+        """Mini-Monkey checkpoints: `architectures` MiniMonkeyChatModel (or a MiniMonkey auto_map)."""
+        return is_minimonkey_config(config)
+
+    def configure_task(self, options: dict[str, Any]) -> None:
+        """Apply a task's family options; `--model-option` values given at load time always win."""
+        self.options = MiniMonkeyOptions.parse({**options, **self.load_options.family_options})
+
+    def preprocessor(self) -> Callable[[Sample, str], Any]:
+        """The worker step for the current options (call after `configure_task`)."""
+        return self._preprocessor(self.options, self.tokenizer, self.model.config)
+
+    @classmethod
+    def dry_run_preprocessor(cls, options: LoadOptions) -> Callable[[Sample, str], Any] | None:
+        """Tiles and token ids from config.json and the tokenizer only (no weights)."""
+        folder = resolve_checkpoint(options.checkpoint)
+        config = MiniMonkeyConfig.from_folder(folder)
+        tokenizer = InternLM2Tokenizer.from_pretrained(folder)
+        return cls._preprocessor(MiniMonkeyOptions.parse(options.family_options), tokenizer, config)
+
+    @staticmethod
+    def _preprocessor(
+        options: MiniMonkeyOptions, tokenizer: InternLM2Tokenizer, config: MiniMonkeyConfig
+    ) -> MiniMonkeySamplePreprocessor:
+        return MiniMonkeySamplePreprocessor(
+            images=MiniMonkeyImagePreprocessor(options.budget, options.order),
+            tokenizer=tokenizer,
+            system_message=config.system_message,
+            tokens_per_tile=config.tokens_per_tile,
+        )
+
+    def model_input_text(self, prompt: str) -> str:
+        """The chat query before the image span is expanded (the tile count is known only per image)."""
+        question = prompt if IMAGE_PLACEHOLDER in prompt else f"{IMAGE_PLACEHOLDER}\n{prompt}"
+        return chat_text(question, self.model.config.system_message)
+
+    def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
+        """Greedy generation of one left-padded batch; samples without a payload give an empty answer."""
+        greedy = GreedySettings(
+            max_new_tokens=settings.max_new_tokens,
+            eos_id=self.tokenizer.im_end_id,
+            pad_id=self.tokenizer.pad_id,
+            img_context_id=self.tokenizer.img_context_id,
+            min_new_tokens=settings.min_new_tokens if settings.min_new_tokens > 1 else 0,
+        )
+        valid = [item for item in batch if item.payload is not None]
+        requests = [
+            GenerationRequest(
+                input_ids=item.payload.input_ids,
+                pixel_values=item.payload.pixel_values,
+                primary_tiles=item.payload.grid[0] * item.payload.grid[1],
+                use_scm=self.options.use_scm,
+            )
+            for item in valid
+        ]
+        results = iter(greedy_generate(self.model, requests, greedy))
+        out: list[Generation] = []
+        for item in batch:
+            if item.payload is None:
+                out.append(Generation(text="", n_new_tokens=0, hit_max_new_tokens=False))
+                continue
+            result = next(results)
+            text = answer_from_decoded(self.tokenizer.decode(result.token_ids, skip_special_tokens=True))
+            hit_max = not result.stopped_on_eos and len(result.token_ids) >= settings.max_new_tokens
+            out.append(Generation(text=text, n_new_tokens=len(result.token_ids), hit_max_new_tokens=hit_max))
+        return out
+
+    def fingerprint(self) -> dict[str, Any]:
+        """family, checkpoint, sha256 of config/tokenizer/weight files, dtype and the MSAC/SCM options."""
+        if not self._checkpoint_sha256:
+            side_files = [self.folder / name for name in ("config.json", *TOKENIZER_FILES)]
+            files = [path for path in side_files if path.is_file()] + weight_files(self.folder)
+            self._checkpoint_sha256 = hash_files(files)
+        return {
+            "family": self.family,
+            "checkpoint": self.load_options.checkpoint,
+            "checkpoint_sha256": self._checkpoint_sha256,
+            "dtype": str(self.model.dtype).replace("torch.", ""),
+            "pixel_dtype": str(PIXEL_DTYPE).replace("torch.", ""),
+            "tiles": self.options.tiles,
+            "tile_budget": asdict(self.options.budget),
+            "msac_order": self.options.order,
+            "use_scm": self.options.use_scm,
+            "family_options": dict(self.load_options.family_options),
+        }

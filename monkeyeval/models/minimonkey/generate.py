@@ -1,0 +1,147 @@
+"""Greedy generation for Mini-Monkey: vision features, image-token overwrite, optional SCM, left-padded batch.
+
+Batching follows upstream `batch_chat` under transformers 4.37: left padding with an attention mask and
+padding-aware positions (`cumsum(mask) - 1`), so each row sees exactly the positions and keys it would see
+alone. Each row's prompt is prefilled on its own (no padding work, the same arithmetic as a batch of one),
+straight into its left-padded slot of the shared KV cache; the decoding steps then run as one batch with a
+padding mask, which matches one-at-a-time generation up to float rounding. SCM (upstream supports it for a
+single sample only) is applied per sample before padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from monkeyeval.models.minimonkey.model import MiniMonkeyForCausalLM
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt: token ids (L,), its tiles (N, 3, H, W) or None, and the primary grid's tile count (SCM).
+
+    `image_features` (N, 256, C), when given, replaces the ViT pass (upstream's `visual_features`).
+    """
+
+    input_ids: torch.Tensor
+    pixel_values: torch.Tensor | None
+    primary_tiles: int = 1
+    use_scm: bool = False
+    image_features: torch.Tensor | None = None
+
+
+@dataclass
+class GenerationResult:
+    """New token ids (eos included when hit), whether eos stopped it, and optionally the step logits."""
+
+    token_ids: list[int]
+    stopped_on_eos: bool
+    step_logits: list[torch.Tensor] = field(default_factory=list)
+    kept_positions: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class GreedySettings:
+    """Token ids and limits for greedy decoding."""
+
+    max_new_tokens: int
+    eos_id: int
+    pad_id: int
+    img_context_id: int
+    min_new_tokens: int = 0
+    vision_batch: int = 64
+    keep_logits: bool = False
+
+
+def vision_features(
+    model: MiniMonkeyForCausalLM, requests: Sequence[GenerationRequest], chunk: int
+) -> list[torch.Tensor | None]:
+    """(N_i, 256, C) image embeddings per request, computing the ViT over all tiles in chunks of `chunk`."""
+    pending = [r for r in requests if r.image_features is None and r.pixel_values is not None]
+    features = torch.empty(0)
+    if pending:
+        stacked = torch.cat([r.pixel_values for r in pending if r.pixel_values is not None])
+        parts = [model.extract_feature(stacked[i : i + chunk]) for i in range(0, stacked.shape[0], chunk)]
+        features = torch.cat(parts)
+    out: list[torch.Tensor | None] = []
+    offset = 0
+    for request in requests:
+        if request.image_features is not None:
+            out.append(request.image_features.to(model.device, model.dtype))
+            continue
+        if request.pixel_values is None:
+            out.append(None)
+            continue
+        count = request.pixel_values.shape[0]
+        out.append(features[offset : offset + count])
+        offset += count
+    return out
+
+
+def prompt_embeddings(
+    model: MiniMonkeyForCausalLM,
+    request: GenerationRequest,
+    features: torch.Tensor | None,
+    settings: GreedySettings,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(L', C) input embeddings of one request after the image overwrite and SCM, and SCM's kept positions."""
+    embeds = model.embed_with_images(request.input_ids, features, settings.img_context_id)
+    if not request.use_scm or features is None:
+        return embeds, None
+    image_positions = (request.input_ids == settings.img_context_id).nonzero()
+    start = int(image_positions[0, 0])
+    high = request.primary_tiles * model.config.tokens_per_tile
+    kept = model.scm_kept_positions(embeds, start, high)
+    return embeds[kept], kept
+
+
+@torch.inference_mode()
+def greedy_generate(
+    model: MiniMonkeyForCausalLM, requests: Sequence[GenerationRequest], settings: GreedySettings
+) -> list[GenerationResult]:
+    """Greedy decoding with a KV cache; stops a row at eos (kept in its output) or after max_new_tokens."""
+    if not requests:
+        return []
+    features = vision_features(model, requests, settings.vision_batch)
+    prompts = [prompt_embeddings(model, r, f, settings) for r, f in zip(requests, features, strict=True)]
+    device = model.device
+    lm = model.language_model
+    lengths = [p[0].shape[0] for p in prompts]
+    batch, length = len(prompts), max(lengths)
+    cache = lm.new_cache(batch, length + settings.max_new_tokens, prompts[0][0])
+    valid = torch.zeros(batch, length, dtype=torch.bool, device=device)
+    first_logits = []
+    for row, (embeds, _kept) in enumerate(prompts):
+        start = length - embeds.shape[0]
+        valid[row, start:] = True
+        positions = torch.arange(embeds.shape[0], device=device)[None]
+        first_logits.append(lm(embeds[None], positions, None, cache.row(row, start))[0])
+    cache.length = length
+    key_valid: torch.Tensor | None = None if bool(valid.all()) else valid
+
+    results = [GenerationResult([], False, kept_positions=p[1]) for p in prompts]
+    done = [False] * batch
+    logits = torch.stack(first_logits)
+    next_positions = torch.tensor(lengths, device=device)[:, None]
+    for step in range(settings.max_new_tokens):
+        if step < settings.min_new_tokens:
+            logits[:, settings.eos_id] = float("-inf")
+        tokens = logits.argmax(-1)
+        for row, token in enumerate(tokens.tolist()):
+            if done[row]:
+                continue
+            results[row].token_ids.append(token)
+            done[row] = token == settings.eos_id
+            if settings.keep_logits:
+                results[row].step_logits.append(logits[row].cpu())
+        if all(done) or step + 1 == settings.max_new_tokens:
+            break
+        if key_valid is not None:
+            key_valid = torch.cat([key_valid, torch.ones(batch, 1, dtype=torch.bool, device=device)], dim=1)
+        logits = lm(lm.embed(tokens[:, None]), next_positions, key_valid, cache)
+        next_positions = next_positions + 1
+    for result in results:
+        result.stopped_on_eos = bool(result.token_ids) and result.token_ids[-1] == settings.eos_id
+    return results

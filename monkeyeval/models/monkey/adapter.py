@@ -1,0 +1,311 @@
+"""Adapters for the native Monkey / Monkey-Chat (`monkey`) and TextMonkey (`textmonkey`) families.
+
+Loads upstream checkpoint folders as they are (config.json, qwen.tiktoken, safetensors or bin weights) with
+no remote code. The prompt keeps upstream's bytes (the jsonl image path inside `<img></img>` is byte-encoded
+into the span and then overwritten by the image tokens); the image itself is read by the runner's DataLoader
+workers from `sample.image_path` (already confined to the dataset's image root), never from the prompt.
+
+Family options (`--model-option key=value`, or a task's `family_options`):
+
+- `padding_aware_positions` (default false): false reproduces upstream exactly (RoPE/NTK/logn on raw
+  indices of the left-padded batch, so answers depend slightly on batch composition); true makes every
+  row's positions and NTK alpha its own, so answers do not depend on the batch. See `qwen.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.models.monkey.generate import greedy_generate
+from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
+from monkeyeval.models.monkey.model import MonkeyForCausalLM
+from monkeyeval.models.monkey.tokenizer import ENDOFTEXT, MONKEY_IMAGE_SPAN, QwenTokenizer
+from monkeyeval.models.weights import hash_files, resolve_checkpoint, weight_files
+from monkeyeval.types import Generation, Sample
+
+TOKENIZER_FILE = "qwen.tiktoken"
+FAMILY_OPTIONS = ("padding_aware_positions",)
+DTYPES = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+}
+
+
+class MonkeyAdapterError(RuntimeError):
+    """A checkpoint, option or sample the Monkey adapters cannot handle."""
+
+
+def parse_flag(name: str, value: Any) -> bool:
+    """A boolean family option from the command line ('true'/'false'/'1'/'0'/'yes'/'no') or YAML."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise MonkeyAdapterError(f"family option {name}={value!r}: expected true or false")
+
+
+def check_family_options(options: dict[str, Any]) -> bool:
+    """Validate family options; returns padding_aware_positions."""
+    unknown = sorted(set(options) - set(FAMILY_OPTIONS))
+    if unknown:
+        raise MonkeyAdapterError(
+            f"unknown Monkey family option(s) {unknown}; known: {', '.join(FAMILY_OPTIONS)}"
+        )
+    return parse_flag("padding_aware_positions", options.get("padding_aware_positions", False))
+
+
+def resolve_dtype(requested: str, device: str, config: dict[str, Any]) -> torch.dtype:
+    """auto: fp32 on CPU; on GPU bf16/fp16 when config.json says so (upstream's precision), else fp32."""
+    if requested != "auto":
+        try:
+            return DTYPES[requested]
+        except KeyError:
+            raise MonkeyAdapterError(f"unknown dtype {requested!r}; use auto, bf16, fp16 or fp32") from None
+    if device.startswith("cpu"):
+        return torch.float32
+    if config.get("bf16"):
+        return torch.bfloat16
+    if config.get("fp16"):
+        return torch.float16
+    return torch.float32
+
+
+def is_textmonkey_config(config: dict[str, Any]) -> bool:
+    """TextMonkey: its architecture / auto_map name, or a visual config with the window attention extras."""
+    architectures = [str(a) for a in config.get("architectures") or []]
+    auto_map = json.dumps(config.get("auto_map") or {}).lower()
+    visual = config.get("visual") or {}
+    return (
+        "TextMonkeyLMHeadModel" in architectures
+        or "textmonkey" in auto_map
+        or (isinstance(visual, dict) and bool(visual.get("add_window")))
+    )
+
+
+def is_monkey_config(config: dict[str, Any]) -> bool:
+    """Monkey / Monkey-Chat (and TextMonkey, which shares model_type `monkey`)."""
+    architectures = [str(a) for a in config.get("architectures") or []]
+    return config.get("model_type") == "monkey" or "MonkeyLMHeadModel" in architectures
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """config.json of a checkpoint folder, with a clear error when absent or malformed."""
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MonkeyAdapterError(f"{folder}: no config.json (is this a Monkey checkpoint folder?)") from None
+    except json.JSONDecodeError as exc:
+        raise MonkeyAdapterError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("visual"), dict):
+        raise MonkeyAdapterError(f"{path}: expected a Monkey config with a 'visual' section")
+    return config
+
+
+def decode_answer(tokenizer: QwenTokenizer, new_ids: Sequence[int], remove_literal_endoftext: bool) -> str:
+    """decode(skip specials).strip(); TextMonkey's eval then removes any literal `<|endoftext|>` text."""
+    text = tokenizer.decode(new_ids, skip_special_tokens=True).strip()
+    return text.replace(ENDOFTEXT, "") if remove_literal_endoftext else text
+
+
+@dataclass(frozen=True)
+class MonkeyPreprocessor:
+    """Worker step: prompt -> input ids, sample.image_path -> normalised pixels. Holds no weights."""
+
+    tokenizer: QwenTokenizer
+    images: MonkeyImagePreprocessor
+
+    def __call__(self, sample: Sample, prompt: str) -> dict[str, Any]:
+        ids = self.tokenizer.encode(prompt)
+        spans = ids.count(self.tokenizer.img_start_id)
+        if spans == 0:
+            return {"input_ids": ids, "pixel_values": None}
+        if spans > 1:
+            raise MonkeyAdapterError(
+                f"sample {sample.id}: the prompt has {spans} <img> spans but a sample carries one image"
+            )
+        if sample.image_path is None:
+            raise MonkeyAdapterError(f"sample {sample.id}: {sample.error or 'no image path'}")
+        return {"input_ids": ids, "pixel_values": self.images(sample.image_path)}
+
+
+class MonkeyAdapter(ModelAdapter):
+    """Monkey and Monkey-Chat (QWen-7B + Qwen-VL ViT with per-window LoRA), native implementation."""
+
+    family = "monkey"
+    default_prompt_profile = "monkey_vqa"
+    textmonkey: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        model: MonkeyForCausalLM,
+        tokenizer: QwenTokenizer,
+        folder: Path,
+        options: LoadOptions,
+        dtype: torch.dtype,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.folder = folder
+        self.options = options
+        self.dtype = dtype
+        self.device = torch.device(options.device)
+        self.padding_aware_positions = check_family_options(dict(options.family_options))
+        self._checkpoint_sha256 = ""
+
+    # ---- family detection and construction -------------------------------------------------------------
+
+    @classmethod
+    def detect(cls, config: dict[str, Any]) -> bool:
+        """model_type `monkey` / architecture `MonkeyLMHeadModel`, and not TextMonkey."""
+        return is_monkey_config(config) and not is_textmonkey_config(config)
+
+    @classmethod
+    def image_span(cls, config: dict[str, Any]) -> int:
+        """Ids per `<img>` span: Monkey's tokenizer hard-codes 1280."""
+        del config
+        return MONKEY_IMAGE_SPAN
+
+    @classmethod
+    def build_tokenizer(cls, folder: Path, config: dict[str, Any]) -> QwenTokenizer:
+        """The checkpoint's qwen.tiktoken with this family's image span."""
+        path = folder / TOKENIZER_FILE
+        if not path.is_file():
+            raise MonkeyAdapterError(f"{folder}: no {TOKENIZER_FILE} (the QWen vocabulary) in the checkpoint")
+        return QwenTokenizer.from_file(path, image_span=cls.image_span(config))
+
+    @classmethod
+    def build_preprocessor(cls, folder: Path, config: dict[str, Any]) -> MonkeyPreprocessor:
+        """Tokenizer + image preprocessing from the checkpoint folder (no weights)."""
+        visual = config["visual"]
+        size = visual.get("image_size", 896)
+        size = int(size[0] if isinstance(size, list) else size)
+        return MonkeyPreprocessor(cls.build_tokenizer(folder, config), MonkeyImagePreprocessor(size))
+
+    @classmethod
+    def build_model(
+        cls, config: dict[str, Any], device: torch.device, dtype: torch.dtype
+    ) -> MonkeyForCausalLM:
+        """The full model with uninitialised weights on `device` in `dtype` (fill it with load_strict)."""
+        from monkeyeval.models.monkey.vision import build_visual
+
+        with torch.device("meta"):
+            model = MonkeyForCausalLM(config, build_visual(config["visual"], textmonkey=cls.textmonkey))
+        model = model.to_empty(device=device).to(dtype)
+        return model.eval()
+
+    @classmethod
+    def load(cls, options: LoadOptions) -> MonkeyAdapter:
+        """Read config, tokenizer and every weight tensor strictly (no remote code is ever run)."""
+        check_family_options(dict(options.family_options))
+        folder = resolve_checkpoint(options.checkpoint)
+        config = read_config(folder)
+        dtype = resolve_dtype(options.dtype, options.device, config)
+        device = torch.device(options.device)
+        tokenizer = cls.build_tokenizer(folder, config)
+        model = cls.build_model(config, device, dtype)
+        model.load_checkpoint_weights(folder)
+        return cls(model, tokenizer, folder, options, dtype)
+
+    @classmethod
+    def dry_run_preprocessor(cls, options: LoadOptions) -> Callable[[Sample, str], Any] | None:
+        """The real worker step, built from config.json and qwen.tiktoken only."""
+        folder = resolve_checkpoint(options.checkpoint)
+        return cls.build_preprocessor(folder, read_config(folder))
+
+    def configure_task(self, options: dict[str, Any]) -> None:
+        """Per-task family options (e.g. padding_aware_positions)."""
+        merged = {**dict(self.options.family_options), **options}
+        self.padding_aware_positions = check_family_options(merged)
+
+    # ---- running --------------------------------------------------------------------------------------
+
+    def preprocessor(self) -> Callable[[Sample, str], Any]:
+        """Picklable worker step: tokenizer + image preprocessing."""
+        return self.build_preprocessor(self.folder, self.model.config)
+
+    def answer_text(self, new_ids: Sequence[int]) -> str:
+        """The upstream eval answer for this family (see `decode_answer`)."""
+        return decode_answer(self.tokenizer, new_ids, remove_literal_endoftext=self.textmonkey)
+
+    @torch.inference_mode()
+    def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
+        """Left-pad (eod), encode every image once, greedy-decode the batch."""
+        results: list[Generation | None] = [None] * len(batch)
+        live = [i for i, item in enumerate(batch) if item.payload is not None]
+        for i in set(range(len(batch))) - set(live):
+            results[i] = Generation(text="", n_new_tokens=0, hit_max_new_tokens=False)
+        if live:
+            payloads = [batch[i].payload for i in live]
+            padded = self.tokenizer.pad_left([p["input_ids"] for p in payloads])
+            input_ids = torch.tensor(padded.input_ids, dtype=torch.long, device=self.device)
+            attention_mask = torch.tensor(padded.attention_mask, dtype=torch.long, device=self.device)
+            pixels = [p["pixel_values"] for p in payloads if p["pixel_values"] is not None]
+            image_embeds = self.model.encode_images(torch.stack(pixels).to(self.device)) if pixels else None
+            output = greedy_generate(
+                self.model,
+                input_ids,
+                attention_mask,
+                image_embeds,
+                eod_id=self.tokenizer.eod_id,
+                max_new_tokens=settings.max_new_tokens,
+                min_new_tokens=settings.min_new_tokens,
+                padding_aware_positions=self.padding_aware_positions,
+            )
+            for row, index in enumerate(live):
+                results[index] = Generation(
+                    text=self.answer_text(output.new_ids[row]),
+                    n_new_tokens=output.n_new_tokens[row],
+                    hit_max_new_tokens=output.hit_max_new_tokens[row],
+                )
+        return [r for r in results if r is not None]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """family, checkpoint, sha256 of config/tokenizer/weights, dtype, image span, position mode."""
+        if not self._checkpoint_sha256:
+            extras = [self.folder / name for name in ("config.json", TOKENIZER_FILE)]
+            self._checkpoint_sha256 = hash_files(extras + weight_files(self.folder))
+        return {
+            "family": self.family,
+            "checkpoint": self.options.checkpoint,
+            "checkpoint_sha256": self._checkpoint_sha256,
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "image_span": self.tokenizer.image_span,
+            "padding_aware_positions": self.padding_aware_positions,
+            "family_options": dict(self.options.family_options),
+        }
+
+
+class TextMonkeyAdapter(MonkeyAdapter):
+    """TextMonkey (shifted-window attention + token resampler; span = config.visual.n_queries)."""
+
+    family = "textmonkey"
+    default_prompt_profile = "textmonkey_vqa"
+    textmonkey: ClassVar[bool] = True
+
+    @classmethod
+    def detect(cls, config: dict[str, Any]) -> bool:
+        """architecture `TextMonkeyLMHeadModel` (or window-attention visual config) on a Monkey config."""
+        return is_textmonkey_config(config) and (is_monkey_config(config) or "visual" in config)
+
+    @classmethod
+    def image_span(cls, config: dict[str, Any]) -> int:
+        """TextMonkey sets the tokenizer's span to config.visual.n_queries (remain + 256)."""
+        try:
+            return int(config["visual"]["n_queries"])
+        except KeyError:
+            raise MonkeyAdapterError("TextMonkey config.visual lacks n_queries (the image span)") from None

@@ -1,0 +1,451 @@
+"""The TextMonkey vision tower: shifted-window cross-window attention and the token resampler.
+
+Upstream: `monkey_model/text_monkey/{visual_text,window,resampler,merge}.py` at commit 498e1d9.
+
+- conv1 runs on the whole 896x896 image (64x64 patches), cut into 2x2 windows of 32x32 patches, row-major;
+  each window gets the (bicubic-resized) position embedding and ln_pre.
+- Before block i for i in `window_pos`, the windows are stitched into the full map and the j-th
+  `CrossWindowAttention` (j counts the matches in block order) runs over it:
+  `y = x + Swin(x + position_embedding)`, Swin = `downsample` -> `h + WindowAttention(norm1 h)` (cyclic roll
+  by -shift, zero padding to a multiple of the window *after* norm1 and roll, region mask -100, relative
+  position bias) -> `Mlp(norm2 h) * scale` back to the ViT width (no residual inside). Swin LayerNorms
+  use eps 1e-5.
+- Per-window LoRA only when `lora_repeat_num > 0` (1: adapter 0 on every window; >= 4: adapter k on window
+  k). The global view never gets LoRA or window attention.
+- Each window is pooled by the resampler (256 queries) -> 1024 local tokens; the token resampler keeps the
+  `r` least redundant ones (see `select_least_redundant`) and refines them with Perceiver attention over all
+  local tokens plus a feed-forward residual; then the 256 global tokens follow.
+
+Sizes upstream hard-codes for the real model come from `config.visual["hardcoded_overrides"]` when present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from monkeyeval.models.monkey.vision_vit import QwenViT, ViTConfig, ViTTransformer
+
+SWIN_LAYER_NORM_EPS = 1e-5  # nn.LayerNorm default, as upstream's window and resampler modules use
+WINDOW_MASK_VALUE = -100.0
+
+
+@dataclass(frozen=True)
+class TokenResamplerConfig:
+    """Sizes of upstream's `PerceiverResampler` (its constructor defaults are the real model's)."""
+
+    in_dim: int = 1024
+    out_dim: int = 4096
+    depth: int = 1
+    dim_head: int = 128
+    heads: int = 8
+
+
+@dataclass(frozen=True)
+class TextMonkeyVisualConfig:
+    """ViT trunk config plus TextMonkey's window attention and token resampler settings."""
+
+    vit: ViTConfig
+    add_window: bool = False
+    use_global: bool = False
+    resampler: bool = False
+    r: int = 512
+    window_pos: tuple[int, ...] = (2, 6, 24, 46)
+    window_dim: tuple[int, ...] = (128, 256, 512, 1024)
+    window_head: tuple[int, ...] = (4, 8, 16, 32)
+    window_attn_dim: int = 1664
+    window_size: int = 12
+    token_resampler: TokenResamplerConfig = field(default_factory=TokenResamplerConfig)
+
+    @classmethod
+    def from_visual(cls, visual: dict[str, Any]) -> TextMonkeyVisualConfig:
+        """Read `config.visual`: flags default as upstream's constructor, sizes from `hardcoded_overrides`."""
+        # the ViT resampler of TextMonkey always has 256 queries; config n_queries is the whole image span
+        vit = ViTConfig.from_visual(visual, default_lora=0, n_queries=256)
+        overrides = dict(visual.get("hardcoded_overrides") or {})
+        known = {
+            "window_pos",
+            "window_dim",
+            "window_head",
+            "window_attn_dim",
+            "window_size",
+            "token_resampler",
+        }
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"config.visual.hardcoded_overrides: unknown keys {sorted(unknown)}")
+        defaults = cls(vit=vit)
+        resampler_raw = overrides.get("token_resampler") or {}
+        unknown_resampler = set(resampler_raw) - set(TokenResamplerConfig.__dataclass_fields__)
+        if unknown_resampler:
+            raise ValueError(
+                f"config.visual.hardcoded_overrides.token_resampler: unknown keys {sorted(unknown_resampler)}"
+            )
+        config = cls(
+            vit=vit,
+            add_window=bool(visual.get("add_window", False)),
+            use_global=bool(visual.get("use_global", False)),
+            resampler=bool(visual.get("resampler", False)),
+            r=int(visual.get("r", 512)),
+            window_pos=tuple(int(i) for i in overrides.get("window_pos", defaults.window_pos)),
+            window_dim=tuple(int(i) for i in overrides.get("window_dim", defaults.window_dim)),
+            window_head=tuple(int(i) for i in overrides.get("window_head", defaults.window_head)),
+            window_attn_dim=int(overrides.get("window_attn_dim", defaults.window_attn_dim)),
+            window_size=int(overrides.get("window_size", defaults.window_size)),
+            token_resampler=TokenResamplerConfig(**{k: int(v) for k, v in resampler_raw.items()}),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        vit = self.vit
+        if not len(self.window_pos) == len(self.window_dim) == len(self.window_head):
+            raise ValueError(
+                "config.visual: window_pos, window_dim and window_head must have the same length"
+            )
+        if self.add_window and self.window_attn_dim != vit.width:
+            raise ValueError(
+                f"config.visual: window_attn_dim {self.window_attn_dim} must equal the ViT width {vit.width} "
+                "(set hardcoded_overrides.window_attn_dim)"
+            )
+        if vit.lora_repeat_num in (2, 3):
+            raise ValueError(
+                f"config.visual.lora_repeat_num {vit.lora_repeat_num}: "
+                "TextMonkey supports 0, 1 or >= 4 adapters"
+            )
+        n_local = vit.windows_per_side**2 * vit.n_queries
+        if self.resampler and not 0 < self.r <= n_local:
+            raise ValueError(f"config.visual.r {self.r} must be in 1..{n_local}")
+        if self.resampler and self.token_resampler.out_dim != vit.output_dim:
+            raise ValueError(
+                f"hardcoded_overrides.token_resampler.out_dim {self.token_resampler.out_dim} "
+                f"must equal config.visual.output_dim {vit.output_dim}"
+            )
+
+    @property
+    def n_image_tokens(self) -> int:
+        local = self.r if self.resampler else self.vit.windows_per_side**2 * self.vit.n_queries
+        return local + (self.vit.n_queries if self.use_global else 0)
+
+
+def relative_position_index(size: int) -> torch.Tensor:
+    """(N, N) index into the (2*size-1)**2 bias table for every pair of positions of a size x size window."""
+    coords = torch.stack(torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")).flatten(1)
+    delta = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (size - 1)
+    return delta[..., 0] * (2 * size - 1) + delta[..., 1]
+
+
+def shifted_window_mask(padded: int, size: int, shift: int) -> torch.Tensor:
+    """(n_windows, N, N): 0 within a region, -100 across regions (upstream's mask on the padded map)."""
+    regions = torch.zeros(padded, padded)
+    bounds = (slice(0, -size), slice(-size, -shift), slice(-shift, None))
+    label = 0
+    for rows in bounds:
+        for cols in bounds:
+            regions[rows, cols] = label
+            label += 1
+    per_window = partition_windows(regions[None, :, :, None], size).flatten(1)  # (nW, N)
+    differs = per_window[:, None, :] != per_window[:, :, None]
+    return torch.zeros(differs.shape).masked_fill(differs, WINDOW_MASK_VALUE)
+
+
+def partition_windows(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, H, W, C) -> (B * nW, size, size, C), windows row-major within each image."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // size, size, w // size, size, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, size, size, c)
+
+
+def merge_windows(windows: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
+    """Inverse of `partition_windows`."""
+    c = windows.shape[-1]
+    x = windows.view(-1, h // size, w // size, size, size, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, h, w, c)
+
+
+class WindowAttention(nn.Module):
+    """Windowed multi-head attention with a learnt relative position bias (timm/Swin parameter names)."""
+
+    def __init__(self, dim: int, heads: int, window_size: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.window_size = window_size
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.qkv = nn.Linear(dim, 3 * (dim // heads) * heads)
+        self.proj = nn.Linear((dim // heads) * heads, dim)
+
+    def bias(self, mask: torch.Tensor) -> torch.Tensor:
+        """(1, nW * heads, N, N): relative position bias plus the region mask, per window and head."""
+        area = self.window_size**2
+        index = relative_position_index(self.window_size).to(self.relative_position_bias_table.device)
+        rel = self.relative_position_bias_table[index.view(-1)].view(area, area, -1).permute(2, 0, 1)
+        return (rel[None] + mask[:, None].to(rel.dtype)).flatten(0, 1)[None]
+
+    def forward(self, windows: torch.Tensor, batch: int, mask: torch.Tensor) -> torch.Tensor:
+        """windows (B * nW, N, C), B outer; mask (nW, N, N)."""
+        n_win_total, area, _ = windows.shape
+        qkv = self.qkv(windows).view(batch, n_win_total // batch, area, 3, self.heads, -1)
+        # (3, B, nW, heads, N, d) -> windows folded into the head axis: (B, nW * heads, N, d)
+        query, key, value = (t.flatten(1, 2) for t in qkv.permute(3, 0, 1, 4, 2, 5).unbind(0))
+        context = F.scaled_dot_product_attention(query, key, value, attn_mask=self.bias(mask))
+        context = context.view(n_win_total, self.heads, area, -1).transpose(1, 2).flatten(2)
+        return self.proj(context)
+
+
+class SwinMlp(nn.Module):
+    """fc1 (no bias) -> GELU -> fc2 (no bias) -> * scale."""
+
+    def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden, bias=False)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, out_features, bias=False)
+        self.scale = nn.Parameter(torch.ones(1))
+        nn.init.zeros_(self.fc2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x))) * self.scale
+
+
+class SwinBlock(nn.Module):
+    """Upstream's `SwinTransformerBlock` as TextMonkey configures it (shifted windows, ViT width output)."""
+
+    def __init__(self, dim: int, hidden: int, heads: int, resolution: int, window_size: int) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.window_size = min(window_size, resolution)
+        self.shift = 0 if resolution <= window_size else window_size // 2
+        self.downsample = nn.Linear(dim, hidden, bias=False)
+        self.norm1 = nn.LayerNorm(hidden, eps=SWIN_LAYER_NORM_EPS)
+        self.attn = WindowAttention(hidden, heads, self.window_size)
+        self.norm2 = nn.LayerNorm(hidden, eps=SWIN_LAYER_NORM_EPS)
+        self.mlp = SwinMlp(hidden, 2 * hidden, dim)
+
+    def _window_attention(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        size, shift = self.window_size, self.shift
+        if shift:
+            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+        pad_h, pad_w = (-h) % size, (-w) % size
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+        hp, wp = h + pad_h, w + pad_w
+        mask = shifted_window_mask(hp, size, shift) if shift else torch.zeros(1, size * size, size * size)
+        windows = partition_windows(x, size).flatten(1, 2)
+        attended = self.attn(windows, b, mask.to(x.device))
+        x = merge_windows(attended.view(-1, size, size, c), size, hp, wp)[:, :h, :w, :]
+        if shift:
+            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, dim) -> (B, H, W, dim)."""
+        h = self.downsample(x)
+        h = h + self._window_attention(self.norm1(h))
+        return self.mlp(self.norm2(h))
+
+
+class CrossWindowAttention(nn.Module):
+    """`x + Swin(x + position_embedding)` over the whole patch map (stitched windows)."""
+
+    def __init__(self, grid: int, dim: int, hidden: int, heads: int, window_size: int) -> None:
+        super().__init__()
+        self.grid = grid
+        self.position_embedding = nn.Parameter(torch.zeros(1, grid * grid, dim))
+        nn.init.trunc_normal_(self.position_embedding, std=0.02)
+        self.shift_attn = SwinBlock(dim, hidden, heads, grid, window_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, grid*grid, dim) row-major -> same shape."""
+        b, length, dim = tokens.shape
+        if length != self.grid * self.grid:
+            raise ValueError(f"CrossWindowAttention expects {self.grid}x{self.grid} tokens, got {length}")
+        shifted = self.shift_attn((tokens + self.position_embedding).view(b, self.grid, self.grid, dim))
+        return shifted.view(b, length, dim) + tokens
+
+
+class WindowedViTTransformer(ViTTransformer):
+    """ViT blocks plus the cross-window attention modules (`transformer.window_attention.*`)."""
+
+    def __init__(self, config: TextMonkeyVisualConfig) -> None:
+        super().__init__(config.vit)
+        grid = config.vit.image_size // config.vit.patch_size
+        self.window_attention = nn.ModuleList(
+            CrossWindowAttention(grid, config.window_attn_dim, hidden, heads, config.window_size)
+            for hidden, heads in zip(config.window_dim, config.window_head, strict=True)
+        )
+
+
+def select_least_redundant(tokens: torch.Tensor, keep: int) -> torch.Tensor:
+    """Indices (B, keep), ascending, of the `keep` tokens least similar to any later token.
+
+    Upstream's `self_soft_matching`, with its exact ops: cosine similarity (x / ||x||, in the input dtype);
+    2 subtracted on and below the diagonal (a float32 tril), so each token is compared with the tokens after
+    it; max per token; `argsort(descending=True)` (not stable, as upstream); the last `keep` of that order;
+    sorted back into original order.
+    """
+    with torch.no_grad():
+        n = tokens.shape[1]
+        unit = tokens / tokens.norm(dim=-1, keepdim=True)
+        scores = unit @ unit.transpose(-1, -2)
+        lower = torch.tril(torch.ones(n, n)) * 2
+        scores = scores - lower.expand(tokens.shape[0], -1, -1).to(tokens.device)
+        best, _ = scores.max(dim=-1)
+        order = best.argsort(dim=-1, descending=True)
+        kept, _ = torch.sort(order[:, n - keep :], dim=1)
+    return kept
+
+
+class PerceiverAttention(nn.Module):
+    """Latents attend to cat(media, latents) (flamingo-style; LayerNorm eps 1e-5, no bias)."""
+
+    def __init__(self, dim: int, dim_head: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        inner = dim_head * heads
+        self.norm_media = nn.LayerNorm(dim, eps=SWIN_LAYER_NORM_EPS)
+        self.norm_latents = nn.LayerNorm(dim, eps=SWIN_LAYER_NORM_EPS)
+        self.to_q = nn.Linear(dim, inner, bias=False)
+        self.to_kv = nn.Linear(dim, 2 * inner, bias=False)
+        self.to_out = nn.Linear(inner, dim, bias=False)
+
+    def forward(self, media: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        media = self.norm_media(media)
+        latents = self.norm_latents(latents)
+        query = self.to_q(latents)
+        key, value = self.to_kv(torch.cat([media, latents], dim=1)).chunk(2, dim=-1)
+        query, key, value = (t.unflatten(-1, (self.heads, -1)).transpose(1, 2) for t in (query, key, value))
+        context = F.scaled_dot_product_attention(query, key, value)
+        return self.to_out(context.transpose(1, 2).flatten(2))
+
+
+class FeedForward(nn.Module):
+    """LayerNorm -> fc1 -> GELU -> fc2 -> * scale (no bias, no residual inside)."""
+
+    def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(in_features, eps=SWIN_LAYER_NORM_EPS)
+        self.fc1 = nn.Linear(in_features, hidden, bias=False)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, out_features, bias=False)
+        self.scale = nn.Parameter(torch.ones(1))
+        nn.init.zeros_(self.fc2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(self.norm(x)))) * self.scale
+
+
+class TokenResampler(nn.Module):
+    """`downresampler`: keep the r least redundant local tokens, refine them with Perceiver attention."""
+
+    def __init__(self, config: TokenResamplerConfig) -> None:
+        super().__init__()
+        self.downsample = nn.Linear(config.out_dim, config.in_dim, bias=False)
+        self.layers = nn.ModuleList(
+            nn.ModuleList(
+                [
+                    PerceiverAttention(config.in_dim, config.dim_head, config.heads),
+                    FeedForward(config.in_dim, config.in_dim, config.out_dim),
+                ]
+            )
+            for _ in range(config.depth)
+        )
+
+    def forward(self, tokens: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+        """tokens (B, L, out_dim), kept (B, r) indices -> (B, r, out_dim)."""
+        latents = tokens.gather(1, kept[..., None].expand(-1, -1, tokens.shape[-1]))
+        media = self.downsample(tokens)
+        down_latents = self.downsample(latents)
+        for layer in self.layers:
+            assert isinstance(layer, nn.ModuleList)
+            attention, feed_forward = layer
+            down_latents = attention(media, down_latents)
+            latents = feed_forward(down_latents) + latents
+        return latents
+
+
+class TextMonkeyVisual(QwenViT):
+    """TextMonkey vision tower: pixel_values (B, 3, 896, 896) -> (B, n_image_tokens, output_dim).
+
+    `last_kept_indices` holds the (B, r) indices kept by the token resampler in the last forward.
+    """
+
+    def __init__(self, config: TextMonkeyVisualConfig) -> None:
+        self.textmonkey_config = config
+        super().__init__(config.vit)
+        if config.resampler:
+            self.downresampler = TokenResampler(config.token_resampler)
+        n_windows = config.vit.windows_per_side**2
+        lora = config.vit.lora_repeat_num
+        window_adapters: list[int | None] = (
+            [None] * n_windows if lora == 0 else [0] * n_windows if lora == 1 else list(range(n_windows))
+        )
+        self.view_adapters: tuple[int | None, ...] = (
+            *window_adapters,
+            *([None] if config.use_global else []),
+        )
+        self.last_kept_indices: torch.Tensor | None = None
+
+    def _build_transformer(self, config: ViTConfig) -> ViTTransformer:
+        if self.textmonkey_config.add_window:
+            return WindowedViTTransformer(self.textmonkey_config)
+        return ViTTransformer(config)
+
+    @property
+    def n_image_tokens(self) -> int:
+        return self.textmonkey_config.n_image_tokens
+
+    def _stitch(self, windows: torch.Tensor) -> torch.Tensor:
+        """(nW * B, g*g, C) view-major windows -> (B, (side*g)**2, C) row-major full map."""
+        side, g = self.config.windows_per_side, self.config.window_grid
+        c = windows.shape[-1]
+        x = windows.view(side, side, -1, g, g, c).permute(2, 0, 3, 1, 4, 5)
+        return x.reshape(-1, side * g * side * g, c)
+
+    def _split(self, full: torch.Tensor) -> torch.Tensor:
+        """Inverse of `_stitch`."""
+        side, g = self.config.windows_per_side, self.config.window_grid
+        c = full.shape[-1]
+        x = full.view(-1, side, g, side, g, c).permute(1, 3, 0, 2, 4, 5)
+        return x.reshape(-1, g * g, c)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        config = self.textmonkey_config
+        pixels = pixel_values.to(device=self.compute_device, dtype=torch.float32)
+        batch = pixels.shape[0]
+        n_windows = config.vit.windows_per_side**2
+        full_grid = self.conv1(pixels.to(self.compute_dtype))  # (B, C, 64, 64)
+        window_grids = torch.cat(self.window_views_of_grid(full_grid), dim=0)
+        grids = [window_grids]
+        if config.use_global:
+            grids.append(self.conv1(self.global_view(pixels).to(self.compute_dtype)))
+        tokens = self.tokens_from_patch_grid(torch.cat(grids, dim=0))
+        n_local_rows = n_windows * batch
+        window_modules = iter(getattr(self.transformer, "window_attention", nn.ModuleList()))
+        for index, block in enumerate(self.transformer.resblocks):
+            if config.add_window and index in config.window_pos:
+                crossed = self._split(next(window_modules)(self._stitch(tokens[:n_local_rows])))
+                tokens = torch.cat([crossed, tokens[n_local_rows:]], dim=0)
+            tokens = block(tokens, self.view_adapters)
+        pooled = self.pool(tokens)
+        local = self.image_major(pooled[:n_local_rows], n_windows)
+        if config.resampler:
+            kept = select_least_redundant(local, config.r)
+            self.last_kept_indices = kept
+            local = self.downresampler(local, kept)
+        if config.use_global:
+            return torch.cat([local, pooled[n_local_rows:]], dim=1)
+        return local
+
+    def window_views_of_grid(self, grid: torch.Tensor) -> list[torch.Tensor]:
+        """The 32x32-patch windows of the full patch map, row-major."""
+        side, g = self.config.windows_per_side, self.config.window_grid
+        return [
+            grid[..., row * g : (row + 1) * g, col * g : (col + 1) * g]
+            for row in range(side)
+            for col in range(side)
+        ]

@@ -1,0 +1,202 @@
+"""Leaderboard renderers: rich (terminal), md, csv, json, html (one self-contained file, no network refs)."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+from typing import Literal
+
+import pandas as pd
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from monkeyeval.report.leaderboard import Leaderboard
+from monkeyeval.report.tables import LEGEND, TableView, all_tables
+
+ReportFormat = Literal["rich", "md", "csv", "json", "html"]
+FORMATS: tuple[str, ...] = ("rich", "md", "csv", "json", "html")
+CSV_COLUMNS = (
+    "kind",
+    "model",
+    "name",
+    "metric",
+    "aggregation",
+    "score",
+    "score_micro",
+    "ci95_low",
+    "ci95_high",
+    "n",
+    "n_scored",
+    "n_errors",
+    "n_empty",
+    "n_truncated",
+    "n_missing",
+    "complete",
+    "missing_tasks",
+)
+
+
+NON_TERMINAL_WIDTH = 200
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich console; when the output is not a terminal (CI logs, pipes) and COLUMNS is unset, it is 200
+    columns wide instead of rich's 80 so that tables do not fold every cell."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=NON_TERMINAL_WIDTH)
+    return console
+
+
+def render(board: Leaderboard, fmt: str, width: int = 200) -> str:
+    """Render `board` in format `fmt` (one of FORMATS) as text."""
+    if fmt == "md":
+        return render_markdown(board)
+    if fmt == "csv":
+        return render_csv(board)
+    if fmt == "json":
+        return render_json(board)
+    if fmt == "html":
+        return render_html(board)
+    if fmt == "rich":
+        console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
+        console.print(rich_renderable(board))
+        return console.export_text()
+    raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def rich_renderable(board: Leaderboard) -> Group:
+    """The report as rich tables, for printing to a terminal."""
+    parts: list[Table | Text] = []
+    for view in all_tables(board):
+        table = Table(title=view.title, show_lines=False, header_style="bold")
+        for header in view.headers:
+            table.add_column(Text(header), overflow="fold")
+        for row in view.rows:
+            table.add_row(*(Text(cell) for cell in row))
+        parts.append(table)
+    parts.append(Text(LEGEND, style="dim"))
+    return Group(*parts)
+
+
+def render_markdown(board: Leaderboard) -> str:
+    """GitHub-flavoured Markdown: one section per table, then the legend."""
+    out = []
+    for view in all_tables(board):
+        out.append(f"## {view.title}\n")
+        out.append(_md_table(view))
+        out.append("")
+    out.append(f"_{_md_escape(LEGEND)}_\n")
+    return "\n".join(out)
+
+
+def render_csv(board: Leaderboard) -> str:
+    """Long-format CSV with raw numbers: `kind=task` rows (score = task score) then `kind=group` rows
+    (score = macro, score_micro = micro; empty when the group is incomplete)."""
+    task_rows = pd.DataFrame(
+        {
+            "kind": "task",
+            "model": board.tasks["model"],
+            "name": board.tasks["task"],
+            "metric": board.tasks["metric"],
+            "aggregation": board.tasks["aggregation"],
+            "score": board.tasks["score"],
+            "score_micro": None,
+            "ci95_low": board.tasks["ci95_low"],
+            "ci95_high": board.tasks["ci95_high"],
+            "n": board.tasks["n"],
+            "n_scored": board.tasks["n_scored"],
+            "n_errors": board.tasks["n_errors"],
+            "n_empty": board.tasks["n_empty"],
+            "n_truncated": board.tasks["n_truncated"],
+            "n_missing": board.tasks["n_missing"],
+            "complete": True,
+            "missing_tasks": "",
+        },
+        columns=list(CSV_COLUMNS),
+    )
+    group_rows = pd.DataFrame(
+        {
+            "kind": "group",
+            "model": board.groups["model"],
+            "name": board.groups["group"],
+            "metric": "",
+            "aggregation": "mean",
+            "score": board.groups["macro"],
+            "score_micro": board.groups["micro"],
+            "n": board.groups["n"],
+            "complete": board.groups["complete"],
+            "missing_tasks": [";".join(missing) for missing in board.groups["missing"]],
+        },
+        columns=list(CSV_COLUMNS),
+    )
+    frames = [frame for frame in (task_rows, group_rows) if not frame.empty]
+    table = pd.concat(frames, ignore_index=True) if frames else task_rows
+    return str(table.to_csv(index=False))
+
+
+def render_json(board: Leaderboard) -> str:
+    """`Leaderboard.to_dict()` as pretty JSON (round-trips through `Leaderboard.from_dict`)."""
+    return json.dumps(board.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+HTML_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0 2em 0; font-size: 14px; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+tr:nth-child(even) td { background: #fafafa; }
+td.health { color: #a15c00; }
+p.legend { color: #555; font-size: 13px; max-width: 60em; }
+"""
+
+
+def render_html(board: Leaderboard) -> str:
+    """One self-contained HTML page: inline CSS, no scripts, no external links; every value escaped."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        "<title>monkeyeval leaderboard</title>",
+        f"<style>{HTML_STYLE}</style>",
+        "</head>",
+        "<body>",
+        "<h1>monkeyeval leaderboard</h1>",
+    ]
+    for view in all_tables(board):
+        parts.append(f"<h2>{html.escape(view.title)}</h2>")
+        parts.append(_html_table(view))
+    parts.append(f'<p class="legend">{html.escape(LEGEND)}</p>')
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def _html_table(view: TableView) -> str:
+    lines = ["<table>", "<thead><tr>"]
+    lines += [f"<th>{html.escape(header)}</th>" for header in view.headers]
+    lines += ["</tr></thead>", "<tbody>"]
+    for row in view.rows:
+        cells = []
+        for cell in row:
+            css = ' class="health"' if cell.endswith("⚠") else ""
+            cells.append(f"<td{css}>{html.escape(cell)}</td>")
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines += ["</tbody>", "</table>"]
+    return "\n".join(lines)
+
+
+def _md_table(view: TableView) -> str:
+    lines = [
+        "| " + " | ".join(_md_escape(h) for h in view.headers) + " |",
+        "|" + "|".join("---" for _ in view.headers) + "|",
+    ]
+    lines += ["| " + " | ".join(_md_escape(cell) for cell in row) + " |" for row in view.rows]
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,129 @@
+"""Format-independent table views of a leaderboard (headers + string cells), shared by md/html/rich.
+
+Display scale: `mean` metrics (fractions) and `corpus` metrics (CIDEr) are shown ×100 with one decimal, as the
+papers print them; `sum` metrics (OCRBench) are shown as the raw count. The csv/json outputs keep raw numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monkeyeval.report.leaderboard import HEALTH_COLUMNS, Leaderboard, has_health_issue
+
+HEALTH_MARK = "⚠"
+MISSING_CELL = "—"
+LEGEND = (
+    "Scores: mean metrics (fractions) and CIDEr ×100, OCRBench-style sum metrics as raw counts; "
+    "[low, high] is the 95% bootstrap CI; n = samples. "
+    f"{HEALTH_MARK} = the run had errors, empty outputs, truncated outputs or missing samples (see Health). "
+    "Groups: macro = mean of task scores, micro = mean weighted by n, over the group's mean-metric tasks "
+    "only; "
+    "a model missing any of them is shown as incomplete and not averaged."
+)
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A titled table of strings."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def display_value(value: float, aggregation: str) -> str:
+    """A score on its display scale (see module docstring)."""
+    if aggregation == "sum":
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    return f"{value * 100:.1f}"
+
+
+def task_cell(row: dict[str, Any]) -> str:
+    """`score [low, high] n=N` plus the health mark."""
+    aggregation = str(row["aggregation"])
+    text = display_value(float(row["score"]), aggregation)
+    if row.get("ci95_low") is not None and row.get("ci95_high") is not None:
+        low = display_value(float(row["ci95_low"]), aggregation)
+        high = display_value(float(row["ci95_high"]), aggregation)
+        text += f" [{low}, {high}]"
+    text += f" n={int(row['n'])}"
+    if has_health_issue(row):
+        text += f" {HEALTH_MARK}"
+    return text
+
+
+def group_cells(row: dict[str, Any] | None) -> tuple[str, str]:
+    """(macro, micro) cell texts for one (model, group)."""
+    if row is None:
+        return MISSING_CELL, MISSING_CELL
+    if not row["tasks"]:
+        return "no mean-metric tasks", MISSING_CELL
+    if not row["complete"]:
+        text = f"incomplete {len(row['present'])}/{len(row['tasks'])} (missing: {', '.join(row['missing'])})"
+        return text, MISSING_CELL
+    return display_value(float(row["macro"]), "mean"), display_value(float(row["micro"]), "mean")
+
+
+def leaderboard_table(board: Leaderboard) -> TableView:
+    """Rows = models; columns = each group's macro and micro, then every task (with its metric)."""
+    headers = ["model"]
+    for group in board.group_names:
+        headers += [f"{group} (macro)", f"{group} (micro)"]
+    metric_of = _task_metrics(board)
+    headers += [f"{task} ({metric_of[task]})" for task in board.task_names]
+    payload = board.to_dict()
+    task_rows = {(row["model"], row["task"]): row for row in payload["tasks"]}
+    group_rows = {(row["model"], row["group"]): row for row in payload["groups"]}
+    rows = []
+    for model in board.models:
+        row = [model]
+        for group in board.group_names:
+            row += list(group_cells(group_rows.get((model, group))))
+        for task in board.task_names:
+            found = task_rows.get((model, task))
+            row.append(MISSING_CELL if found is None else task_cell(found))
+        rows.append(row)
+    return TableView("Leaderboard", headers, rows)
+
+
+def health_table(board: Leaderboard) -> TableView:
+    """One row per run: n, scored, errors, empty, truncated, missing."""
+    headers = ["model", "task", "n", "n_scored", *HEALTH_COLUMNS]
+    rows = []
+    for _, series in board.tasks.sort_values(["model", "task"]).iterrows():
+        rows.append(
+            [str(series["model"]), str(series["task"])]
+            + [str(int(series[key])) for key in ("n", "n_scored", *HEALTH_COLUMNS)]
+        )
+    return TableView("Health", headers, rows)
+
+
+def group_table(board: Leaderboard) -> TableView:
+    """One row per group: member tasks averaged, tasks excluded (non-mean metrics)."""
+    headers = ["group", "averaged tasks", "excluded (not mean metrics)"]
+    rows = []
+    for group in board.group_names:
+        first = board.groups[board.groups["group"] == group].iloc[0]
+        rows.append(
+            [group, ", ".join(first["tasks"]) or MISSING_CELL, ", ".join(first["excluded"]) or "none"]
+        )
+    return TableView("Groups", headers, rows)
+
+
+def all_tables(board: Leaderboard) -> list[TableView]:
+    """Every table of a report, in display order (empty tables left out)."""
+    tables = [leaderboard_table(board)]
+    if board.group_names:
+        tables.append(group_table(board))
+    tables.append(health_table(board))
+    if board.problems:
+        tables.append(TableView("Skipped files", ["problem"], [[problem] for problem in board.problems]))
+    return tables
+
+
+def _task_metrics(board: Leaderboard) -> dict[str, str]:
+    metric_of: dict[str, set[str]] = {}
+    for task, metric in zip(board.tasks["task"], board.tasks["metric"], strict=True):
+        metric_of.setdefault(task, set()).add(metric)
+    return {task: "/".join(sorted(metrics)) for task, metrics in metric_of.items()}

@@ -1,0 +1,131 @@
+"""torchrun integration: rank/world from the environment, process group, per-rank device, `--nproc` relaunch.
+
+Only one collective is ever used: rank 0 broadcasts the work plan of each task at its start (before any
+sample is generated). Results are never gathered through collectives: ranks write part files and rank 0
+waits for their completion markers on disk (torchrun tears every worker down when one dies, so that wait
+cannot outlive a dead rank).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in the run: rank, world size, local rank, whether torchrun started it."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    launched: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (the only rank that plans, merges and prints the progress bar)."""
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> DistContext:
+        """Read RANK / WORLD_SIZE / LOCAL_RANK as set by torchrun (absent: a single process)."""
+        env = os.environ if environ is None else environ
+        if "RANK" not in env or "WORLD_SIZE" not in env:
+            return cls()
+        rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
+        local = int(env.get("LOCAL_RANK", rank))
+        if world < 1 or not 0 <= rank < world:
+            raise ValueError(f"inconsistent torchrun environment: RANK={rank} WORLD_SIZE={world}")
+        return cls(rank=rank, world_size=world, local_rank=local, launched=True)
+
+
+def pick_device(requested: str, ctx: DistContext) -> str:
+    """auto -> this rank's GPU when there is one, else cpu; cuda -> cuda:<local rank>; cpu -> cpu."""
+    import torch
+
+    if requested not in ("auto", "cpu", "cuda") and not requested.startswith("cuda:"):
+        raise ValueError(f"--device {requested!r}: use auto, cpu or cuda")
+    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
+        return "cpu"
+    if not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but torch sees no GPU; use --device cpu")
+    if requested.startswith("cuda:"):
+        return requested
+    count = torch.cuda.device_count()
+    if ctx.local_rank >= count:
+        raise ValueError(f"local rank {ctx.local_rank} has no GPU of its own (this machine has {count})")
+    return f"cuda:{ctx.local_rank}"
+
+
+def init_process_group(ctx: DistContext, device: str) -> None:
+    """Join torchrun's process group: nccl when this rank runs on a GPU, gloo on CPU."""
+    if ctx.world_size == 1:
+        return
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)
+        dist.init_process_group("nccl", device_id=torch.device(device))
+    else:
+        dist.init_process_group("gloo")
+
+
+def broadcast_from_main(ctx: DistContext, value: Any) -> Any:
+    """Rank 0's `value` on every rank (picklable objects; a no-op in a single process)."""
+    if ctx.world_size == 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value if ctx.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def shutdown(ctx: DistContext) -> None:
+    """Leave the process group (if any)."""
+    if ctx.world_size == 1:
+        return
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def strip_nproc(argv: Sequence[str]) -> list[str]:
+    """The command line without `--nproc N` / `--nproc=N` (what each torchrun worker receives)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        if arg.startswith("--nproc="):
+            continue
+        out.append(arg)
+    return out
+
+
+def relaunch_with_torchrun(nproc: int, run_args: Sequence[str]) -> int:
+    """Start `nproc` workers of `monkeyeval run <run_args>` through torch's own launcher on this machine."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "monkeyeval",
+        "run",
+        *strip_nproc(run_args),
+    ]
+    return subprocess.call(command)

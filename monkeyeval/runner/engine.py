@@ -1,0 +1,87 @@
+"""The batched generation loop shared by `run` and `check-invariance`.
+
+Records depend only on the sample and the model's answer (no rank, batch or timing information), so
+predictions are identical however the samples were sharded, batched, killed and resumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from monkeyeval.models.base import DecodeSettings, ModelAdapter, ModelInput
+from monkeyeval.runner.data import Prepared, WorkItem, iterate_batches
+from monkeyeval.types import Generation, PredictionRecord, Sample
+
+
+def record_for(item: WorkItem, generation: Generation | None, error: str | None) -> PredictionRecord:
+    """The part-file record of one sample (unscored)."""
+    sample = item.sample
+    if generation is None:
+        return PredictionRecord(
+            index=sample.index,
+            id=sample.id,
+            prompt=item.model_text,
+            prediction="",
+            answers=sample.answers,
+            error=error or "no generation",
+        )
+    return PredictionRecord(
+        index=sample.index,
+        id=sample.id,
+        prompt=item.model_text,
+        prediction=generation.text,
+        answers=sample.answers,
+        error=None,
+        n_new_tokens=generation.n_new_tokens,
+        truncated=generation.hit_max_new_tokens,
+    )
+
+
+def _generate_safely(
+    adapter: ModelAdapter, inputs: list[ModelInput], settings: DecodeSettings
+) -> list[tuple[Generation | None, str | None]]:
+    """Generate for a batch; when the batch fails, retry its samples one by one and record what still fails."""
+    try:
+        generations = adapter.generate(inputs, settings)
+        if len(generations) != len(inputs):
+            raise RuntimeError(f"adapter returned {len(generations)} generations for {len(inputs)} inputs")
+        return [(g, None) for g in generations]
+    except Exception as batch_exc:
+        if len(inputs) == 1:
+            return [(None, f"generation failed: {type(batch_exc).__name__}: {batch_exc}")]
+    results: list[tuple[Generation | None, str | None]] = []
+    for model_input in inputs:
+        results.extend(_generate_safely(adapter, [model_input], settings))
+    return results
+
+
+def generate_batch(
+    adapter: ModelAdapter, batch: Sequence[Prepared], settings: DecodeSettings
+) -> list[PredictionRecord]:
+    """Records for one prepared batch (errored samples skip the model), in the batch's order."""
+    ready = [p for p in batch if p.error is None]
+    inputs = [ModelInput(sample=p.item.sample, prompt=p.item.prompt, payload=p.payload) for p in ready]
+    outcomes = iter(_generate_safely(adapter, inputs, settings) if inputs else [])
+    records = []
+    for prepared in batch:
+        if prepared.error is not None:
+            records.append(record_for(prepared.item, None, prepared.error))
+        else:
+            generation, error = next(outcomes)
+            records.append(record_for(prepared.item, generation, error))
+    return records
+
+
+def predict(
+    adapter: ModelAdapter,
+    items: Sequence[WorkItem],
+    settings: DecodeSettings,
+    batch_size: int,
+    num_workers: int,
+    preprocess: Callable[[Sample, str], Any] | None = None,
+) -> Iterator[list[PredictionRecord]]:
+    """Yield one list of records per batch, in item order (the caller appends each to its part file)."""
+    step = preprocess if preprocess is not None else adapter.preprocessor()
+    for batch in iterate_batches(items, step, batch_size, num_workers):
+        yield generate_batch(adapter, batch, settings)

@@ -1,0 +1,118 @@
+"""Merge part files into results/<model>/<task>/predictions.jsonl + scores.json, in dataset order.
+
+The merge is deterministic (records sorted by dataset index, scored by `store.finalize_run`, written
+atomically), so running it twice, or from whichever shard finished last, gives the same predictions.jsonl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monkeyeval.runner.parts import read_manifest, read_metas, read_part_records
+from monkeyeval.scoring import TaskScore
+from monkeyeval.task_config import TaskConfig
+from monkeyeval.types import PredictionRecord, Sample
+
+MISSING_ERROR = "missing: no prediction was recorded for this sample (its shard or rank did not finish)"
+
+
+class IncompleteRun(RuntimeError):
+    """Some samples have no prediction yet."""
+
+    def __init__(self, run_dir: Path, missing: list[int], total: int) -> None:
+        shown = ", ".join(str(i) for i in missing[:10])
+        super().__init__(
+            f"{run_dir}: {len(missing)} of {total} samples have no prediction yet (indices {shown}"
+            f"{', ...' if len(missing) > 10 else ''}). Re-run the same `monkeyeval run` command (it resumes), "
+            "or pass --allow-missing to score them as wrong."
+        )
+        self.missing = missing
+
+
+def missing_indices(run_dir: Path, n_samples: int) -> list[int]:
+    """Dataset indices (below n_samples) that no part file holds."""
+    done = read_part_records(run_dir)
+    return [i for i in range(n_samples) if i not in done]
+
+
+def _collected(values: Sequence[Any]) -> Any:
+    unique = sorted(set(values), key=str)
+    if not unique:
+        return None
+    return unique[0] if len(unique) == 1 else unique
+
+
+def run_model_fingerprint(run_dir: Path) -> dict[str, Any]:
+    """The scores.json model fingerprint: the manifest's model + decoding fields, batch/world sizes of all parts.
+
+    Batch and world size are single values when every part agrees, else the sorted list of values used.
+    """
+    manifest = read_manifest(run_dir) or {}
+    decoding = manifest.get("decoding", {})
+    metas = read_metas(run_dir)
+    model = dict(manifest.get("model", {}))
+    model.update(
+        {
+            "batch_size": _collected([m.get("batch_size") for m in metas]),
+            "world_size": _collected([m.get("world_size") for m in metas]),
+            "max_new_tokens": decoding.get("max_new_tokens"),
+            "prompt_profile": decoding.get("prompt", {}).get("profile"),
+        }
+    )
+    return model
+
+
+def merge_run(
+    run_dir: Path,
+    task: TaskConfig,
+    samples: Sequence[Sample],
+    model_name: str,
+    *,
+    allow_missing: bool = False,
+) -> TaskScore:
+    """Merge, score and write; raises IncompleteRun unless every sample has a prediction (or allow_missing)."""
+    from monkeyeval.store import finalize_run
+
+    run_dir = Path(run_dir)
+    done = read_part_records(run_dir)
+    missing = [i for i in range(len(samples)) if i not in done]
+    if missing and not allow_missing:
+        raise IncompleteRun(run_dir, missing, len(samples))
+    records: list[PredictionRecord] = []
+    for sample in samples:
+        earlier = done.get(sample.index)
+        if earlier is None:
+            records.append(
+                PredictionRecord(
+                    index=sample.index,
+                    id=sample.id,
+                    prompt="",
+                    prediction="",
+                    answers=list(sample.answers),
+                    error=MISSING_ERROR,
+                )
+            )
+            continue
+        records.append(
+            PredictionRecord(
+                index=sample.index,
+                id=sample.id,
+                prompt=earlier.prompt,
+                prediction=earlier.prediction,
+                answers=list(sample.answers),
+                error=earlier.error,
+                n_new_tokens=earlier.n_new_tokens,
+                truncated=earlier.truncated,
+            )
+        )
+    return finalize_run(
+        run_dir,
+        task,
+        records,
+        run_model_fingerprint(run_dir),
+        model_name,
+        n_missing=len(missing),
+        samples=list(samples),
+    )

@@ -1,0 +1,108 @@
+"""Resume: which samples are already predicted, and whether the earlier run decoded the same way.
+
+The decoding fingerprint holds everything that changes answers: the model fingerprint (family, checkpoint
+hash, dtype, family options...), max_new_tokens, the prompt profile/template and the dataset hash. Batch
+size and world size are recorded per part but never block a resume (batch composition can still change
+answers under left padding; `monkeyeval check-invariance` shows whether it does). The checkpoint's path is
+informative only (moving a checkpoint folder keeps its hash).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from monkeyeval.runner.parts import part_files, read_manifest, read_part_records
+from monkeyeval.types import PredictionRecord, Sample
+
+NON_BLOCKING_MODEL_KEYS = frozenset({"checkpoint", "batch_size", "world_size"})
+
+
+class ResumeRefused(RuntimeError):
+    """The results folder holds work that must not be mixed with this run."""
+
+
+@dataclass
+class ResumePlan:
+    """Samples already predicted (by dataset index) and the indices still to do, in dataset order."""
+
+    done: dict[int, PredictionRecord]
+    todo: list[int]
+
+
+def decoding_fingerprint(
+    model: dict[str, Any], max_new_tokens: int, prompt: dict[str, str], jsonl_sha256: str | None
+) -> dict[str, Any]:
+    """Everything that must match for two runs' predictions to be mixed."""
+    return {
+        "model": {k: v for k, v in model.items() if k not in NON_BLOCKING_MODEL_KEYS},
+        "max_new_tokens": max_new_tokens,
+        "prompt": dict(prompt),
+        "jsonl_sha256": jsonl_sha256,
+    }
+
+
+def fingerprint_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable "key: old -> new" lines for every differing leaf."""
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            lines.extend(fingerprint_differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            lines.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return lines
+
+
+def move_aside(run_dir: Path) -> Path | None:
+    """`--fresh`: rename the old run folder to <name>.old-<UTC time> (nothing is deleted)."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = run_dir.with_name(f"{run_dir.name}.old-{stamp}")
+    os.replace(run_dir, target)
+    return target
+
+
+def plan_resume(
+    run_dir: Path, samples: Sequence[Sample], model_texts: Sequence[str], fingerprint: dict[str, Any]
+) -> ResumePlan:
+    """What is left to do; raises ResumeRefused when the folder's earlier work must not be mixed in."""
+    run_dir = Path(run_dir)
+    fresh_hint = (
+        f"To start over, re-run with --fresh (moves {run_dir} aside to {run_dir.name}.old-<time>, deleting "
+        "nothing), or write elsewhere with --results DIR / --model-name NAME."
+    )
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        if part_files(run_dir) or (run_dir / "predictions.jsonl").exists():
+            raise ResumeRefused(
+                f"{run_dir} holds results that were not written by `monkeyeval run` (no run.json). {fresh_hint}"
+            )
+        return ResumePlan(done={}, todo=list(range(len(samples))))
+    differences = fingerprint_differences(manifest.get("decoding", {}), fingerprint)
+    if differences:
+        listed = "\n  ".join(differences)
+        raise ResumeRefused(
+            f"{run_dir} was produced with different decoding settings; refusing to mix them:\n  {listed}\n"
+            + fresh_hint
+        )
+    done: dict[int, PredictionRecord] = {}
+    for index, record in read_part_records(run_dir).items():
+        if index >= len(samples):
+            continue  # an earlier, larger --limit
+        sample = samples[index]
+        if record.id != sample.id or record.prompt != model_texts[index]:
+            raise ResumeRefused(
+                f"{run_dir}: earlier prediction for sample {index} has id {record.id!r} and prompt "
+                f"{record.prompt[:80]!r}, but the dataset now gives id {sample.id!r} and prompt "
+                f"{model_texts[index][:80]!r}. {fresh_hint}"
+            )
+        done[index] = record
+    todo = [index for index in range(len(samples)) if index not in done]
+    return ResumePlan(done=done, todo=todo)

@@ -1,0 +1,49 @@
+"""The final table of a run: score, CI and generation health per task."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "-" if value is None else str(value)
+
+
+def summary_table(rows: Sequence[tuple[str, dict[str, Any] | None, str]], title: str = "monkeyeval run") -> Table:
+    """rows: (task, scores.json dict or None, note) -> a rich Table (notes are printed below it)."""
+    table = Table(title=title)
+    for column in ("task", "metric", "score", "95% CI", "n", "errors", "empty", "hit max", "missing"):
+        table.add_column(column, justify="left" if column in ("task", "metric") else "right")
+    for task, scores, _note in rows:
+        if scores is None or scores.get("dry_run"):
+            n = "-" if scores is None else str(scores.get("n"))
+            errors = "-" if scores is None else str(scores.get("n_errors"))
+            table.add_row(task, "-", "-", "-", n, errors, "-", "-", "-")
+            continue
+        ci = scores.get("ci95")
+        table.add_row(
+            task,
+            str(scores.get("metric")),
+            _fmt(scores.get("score")),
+            f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-",
+            str(scores.get("n")),
+            str(scores.get("n_errors")),
+            str(scores.get("n_empty")),
+            str(scores.get("n_truncated")),
+            str(scores.get("n_missing")),
+        )
+    return table
+
+
+def print_summary(console: Console, rows: Sequence[tuple[str, dict[str, Any] | None, str]], title: str) -> None:
+    """Print the table, then one line per task with its note (results folder or status)."""
+    console.print(summary_table(rows, title))
+    for task, _scores, note in rows:
+        if note:
+            console.print(f"{task}: {note}", highlight=False, soft_wrap=True)

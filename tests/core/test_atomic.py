@@ -1,0 +1,86 @@
+"""Atomic writes and flushed appends survive crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monkeyeval.atomic import (
+    JsonlAppender,
+    atomic_write_json,
+    atomic_write_text,
+    json_line,
+    read_jsonl_tolerant,
+)
+
+
+def test_atomic_write_replaces_content_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "scores.json"
+    atomic_write_json(target, {"a": 1})
+    atomic_write_json(target, {"a": 2, "é": "ü"})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"a": 2, "é": "ü"}
+    assert sorted(p.name for p in target.parent.iterdir()) == ["scores.json"]
+
+
+def test_failed_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "scores.json"
+    atomic_write_text(target, "old")
+
+    def explode(src: str, dst: str) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", explode)
+    with pytest.raises(OSError, match="disk gone"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.json"]
+
+
+def test_killed_writer_never_leaves_a_torn_file(tmp_path: Path) -> None:
+    """A process SIGKILLed while rewriting a big file in a loop leaves either a whole old or a whole new file."""
+    target = tmp_path / "big.json"
+    atomic_write_text(target, "A" * 2_000_000)
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from monkeyeval.atomic import atomic_write_text
+        i = 0
+        while True:
+            atomic_write_text(Path({str(target)!r}), chr(ord("B") + i % 20) * 2_000_000)
+            i += 1
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        proc.wait(timeout=1.5)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    content = target.read_text()
+    assert len(content) == 2_000_000
+    assert len(set(content)) == 1
+
+
+def test_appender_flushes_and_reader_drops_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "part.jsonl"
+    with JsonlAppender(path) as out:
+        out.append_many([{"i": 0}, {"i": 1}])
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"i": 2, "partial')  # a write cut by SIGKILL
+    assert read_jsonl_tolerant(path) == [{"i": 0}, {"i": 1}]
+    # Re-opening for append first removes the torn tail, so nothing is duplicated or corrupted.
+    with JsonlAppender(path) as out:
+        out.append_many([{"i": 2}])
+    assert read_jsonl_tolerant(path) == [{"i": 0}, {"i": 1}, {"i": 2}]
+    assert path.read_text(encoding="utf-8") == "".join(json_line({"i": i}) for i in range(3))
+
+
+def test_reader_of_missing_file_is_empty(tmp_path: Path) -> None:
+    assert read_jsonl_tolerant(tmp_path / "nope.jsonl") == []

@@ -1,0 +1,119 @@
+"""Checkpoint reading and strict loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from monkeyeval.models.weights import (
+    CheckpointError,
+    hash_files,
+    load_strict,
+    read_state_dict,
+    resolve_checkpoint,
+    weight_files,
+)
+
+
+def _module() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+
+
+def _state() -> dict[str, torch.Tensor]:
+    return {k: v.clone() + 1 for k, v in _module().state_dict().items()}
+
+
+def test_single_safetensors_round_trip(tmp_path: Path) -> None:
+    save_file(_state(), str(tmp_path / "model.safetensors"))
+    module = _module()
+    load_strict(module, read_state_dict(tmp_path))
+    for key, value in _state().items():
+        assert torch.equal(module.state_dict()[key], value)
+
+
+def test_sharded_safetensors_with_index(tmp_path: Path) -> None:
+    state = _state()
+    keys = sorted(state)
+    save_file({k: state[k] for k in keys[:2]}, str(tmp_path / "model-00001-of-00002.safetensors"))
+    save_file({k: state[k] for k in keys[2:]}, str(tmp_path / "model-00002-of-00002.safetensors"))
+    index = {"weight_map": {k: f"model-0000{1 if i < 2 else 2}-of-00002.safetensors" for i, k in enumerate(keys)}}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert len(weight_files(tmp_path)) == 2
+    assert set(read_state_dict(tmp_path)) == set(keys)
+
+
+def test_sharded_bin_with_index(tmp_path: Path) -> None:
+    state = _state()
+    keys = sorted(state)
+    torch.save({k: state[k] for k in keys[:1]}, tmp_path / "pytorch_model-00001-of-00002.bin")
+    torch.save({k: state[k] for k in keys[1:]}, tmp_path / "pytorch_model-00002-of-00002.bin")
+    index = {"weight_map": {k: f"pytorch_model-0000{1 if i < 1 else 2}-of-00002.bin" for i, k in enumerate(keys)}}
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    module = _module()
+    load_strict(module, read_state_dict(tmp_path))
+    assert torch.equal(module.state_dict()[keys[0]], state[keys[0]])
+
+
+def test_extra_tensor_is_not_silently_ignored(tmp_path: Path) -> None:
+    state = _state() | {"unexpected.weight": torch.zeros(2)}
+    with pytest.raises(CheckpointError, match=r"not consumed: \['unexpected.weight'\]"):
+        load_strict(_module(), state)
+
+
+def test_missing_tensor_is_reported(tmp_path: Path) -> None:
+    state = _state()
+    state.pop("1.bias")
+    with pytest.raises(CheckpointError, match=r"not filled: \['1.bias'\]"):
+        load_strict(_module(), state)
+
+
+def test_shape_mismatch_is_reported() -> None:
+    state = _state()
+    state["0.weight"] = torch.zeros(5, 3)
+    with pytest.raises(CheckpointError, match="shape mismatches"):
+        load_strict(_module(), state)
+
+
+def test_rename_maps_prefixes() -> None:
+    state = {f"transformer.{k}": v for k, v in _state().items()}
+    module = _module()
+    load_strict(module, state, rename=lambda key: key.removeprefix("transformer."))
+    assert torch.equal(module.state_dict()["0.bias"], _state()["0.bias"])
+
+
+def test_folder_without_weights_names_what_it_looked_for(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        weight_files(tmp_path)
+
+
+def test_resolve_local_folder_and_bad_ids(tmp_path: Path) -> None:
+    assert resolve_checkpoint(str(tmp_path)) == tmp_path.resolve()
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(CheckpointError, match="found a file"):
+        resolve_checkpoint(str(tmp_path / "file.txt"))
+    with pytest.raises(CheckpointError, match="no such folder"):
+        resolve_checkpoint(str(tmp_path / "missing" / "deeper"))
+
+
+def test_hub_failure_explains_network_requirement(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    def offline(repo_id: str) -> str:
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(CheckpointError, match="network access"):
+        resolve_checkpoint("echo840/Monkey")
+
+
+def test_hash_changes_with_content(tmp_path: Path) -> None:
+    a = tmp_path / "a.bin"
+    a.write_bytes(b"1")
+    first = hash_files([a])
+    a.write_bytes(b"2")
+    assert hash_files([a]) != first

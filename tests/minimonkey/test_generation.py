@@ -1,0 +1,125 @@
+"""Mini-Monkey greedy generation against the upstream fixture: every case alone, and left-padded batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from monkeyeval.models.minimonkey.generate import GenerationRequest, GreedySettings, greedy_generate
+from monkeyeval.models.minimonkey.model import MiniMonkeyForCausalLM
+from monkeyeval.models.minimonkey.msac import TILE_BUDGETS, MiniMonkeyImagePreprocessor
+
+LOGIT_TOL = 1e-4
+
+
+def labelled(label: str) -> Callable[[str], str]:
+    """An assert_close `msg` callback that prefixes the case (and step) to torch's message."""
+    return lambda message: f"{label}: {message}"
+
+
+@pytest.fixture(scope="module")
+def fixture_dir(parity_dir: Path) -> Path:
+    return parity_dir / "minimonkey"
+
+
+@pytest.fixture(scope="module")
+def model(fixture_dir: Path) -> MiniMonkeyForCausalLM:
+    torch.set_num_threads(2)
+    return MiniMonkeyForCausalLM.from_pretrained(fixture_dir / "checkpoint")
+
+
+@pytest.fixture(scope="module")
+def cases(fixture_dir: Path) -> list[dict[str, Any]]:
+    lines = (fixture_dir / "generation" / "cases.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def settings(fixture_dir: Path, cases: list[dict[str, Any]]) -> GreedySettings:
+    ids = json.loads((fixture_dir / "summary.json").read_text())["special_token_ids"]
+    return GreedySettings(
+        max_new_tokens=cases[0]["generation_config"]["max_new_tokens"],
+        eos_id=ids["<|im_end|>"],
+        pad_id=ids["</s>"],
+        img_context_id=ids["<IMG_CONTEXT>"],
+        keep_logits=True,
+    )
+
+
+def request_for(fixture_dir: Path, case: dict[str, Any]) -> GenerationRequest:
+    """Input ids from the fixture, tiles from MSAC (cast to bf16 as generate_v2 does)."""
+    arrays = np.load(fixture_dir / case["arrays_file"])
+    pixel_values, grid = MiniMonkeyImagePreprocessor(TILE_BUDGETS[case["profile"]])(
+        fixture_dir / case["image"]
+    )
+    return GenerationRequest(
+        input_ids=torch.from_numpy(arrays["input_ids"]),
+        pixel_values=pixel_values.to(torch.bfloat16),
+        primary_tiles=grid[0] * grid[1],
+        use_scm=case["use_scm"],
+    )
+
+
+def check_against_fixture(result: Any, case: dict[str, Any], arrays: Any) -> None:
+    assert result.token_ids == case["new_token_ids"], case["id"]
+    assert result.token_ids == arrays["generate_output_ids"][1:].tolist(), case["id"]  # upstream adds a BOS
+    assert result.stopped_on_eos == case["stopped_on_eos"], case["id"]
+    assert len(result.step_logits) == len(arrays["step_logits"]) == case["n_generated"], case["id"]
+    for step, (got, expected) in enumerate(zip(result.step_logits, arrays["step_logits"], strict=True)):
+        torch.testing.assert_close(
+            got,
+            torch.from_numpy(expected),
+            atol=LOGIT_TOL,
+            rtol=0,
+            msg=labelled(f"{case['id']} step {step}"),
+        )
+    if case["use_scm"]:
+        assert result.kept_positions is not None
+        assert result.kept_positions.tolist() == arrays["scm_kept_positions"].tolist(), case["id"]
+
+
+def test_every_case_alone(
+    model: MiniMonkeyForCausalLM, fixture_dir: Path, cases: list[dict[str, Any]], settings: GreedySettings
+) -> None:
+    """Image -> MSAC -> ViT -> LM -> greedy ids, eos stop and every step's logits, as upstream (with SCM)."""
+    assert any(c["use_scm"] for c in cases) and any(c["stopped_on_eos"] for c in cases)
+    for case in cases:
+        [result] = greedy_generate(model, [request_for(fixture_dir, case)], settings)
+        check_against_fixture(result, case, np.load(fixture_dir / case["arrays_file"]))
+
+
+def test_left_padded_batch_matches_each_case_alone(
+    model: MiniMonkeyForCausalLM, fixture_dir: Path, cases: list[dict[str, Any]], settings: GreedySettings
+) -> None:
+    """Upstream batch_chat semantics (left padding + padding-aware positions): a batch of different tile
+    counts, one stopping early on eos and one with SCM, gives each case's own ids and logits."""
+    by_tiles = sorted(cases, key=lambda c: c["pixel_shape"][0])
+    chosen = {by_tiles[0]["id"]: by_tiles[0], by_tiles[-1]["id"]: by_tiles[-1]}
+    for case in cases:
+        if case["stopped_on_eos"] or case["use_scm"]:
+            chosen.setdefault(case["id"], case)
+    batch = list(chosen.values())
+    assert len({c["seq_len"] for c in batch}) > 1
+    results = greedy_generate(model, [request_for(fixture_dir, c) for c in batch], settings)
+    for result, case in zip(results, batch, strict=True):
+        check_against_fixture(result, case, np.load(fixture_dir / case["arrays_file"]))
+
+
+def test_min_new_tokens_blocks_eos(
+    model: MiniMonkeyForCausalLM, fixture_dir: Path, cases: list[dict[str, Any]], settings: GreedySettings
+) -> None:
+    case = next(c for c in cases if c["stopped_on_eos"])
+    request = request_for(fixture_dir, case)
+    blocked = GreedySettings(**{**settings.__dict__, "min_new_tokens": case["n_generated"]})
+    [result] = greedy_generate(model, [request], blocked)
+    assert result.token_ids[: case["n_generated"] - 1] == case["new_token_ids"][:-1]
+    assert result.token_ids[case["n_generated"] - 1] != settings.eos_id
+    short = GreedySettings(**{**settings.__dict__, "max_new_tokens": 2})
+    [result] = greedy_generate(model, [request], short)
+    assert result.token_ids == case["new_token_ids"][:2] and not result.stopped_on_eos

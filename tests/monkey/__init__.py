@@ -1,0 +1,1 @@
+"""Tests of the native Monkey / TextMonkey implementation (a package: basenames may repeat)."""

@@ -1,0 +1,145 @@
+"""Vision side of Monkey / TextMonkey against the upstream parity fixtures (tiny random-weight checkpoints).
+
+For every case: the preprocessed 896 tensor and the 448 global view (sums and strided samples recorded by
+the fixture), the visual embeddings (batch of 4 and each sample alone) within 1e-4, TextMonkey's kept-token
+indices exactly; every `transformer.visual.*` checkpoint tensor is consumed and every parameter filled.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
+from monkeyeval.models.monkey.textmonkey_vision import TextMonkeyVisual
+from monkeyeval.models.monkey.vision import MonkeyVisual, build_visual
+from monkeyeval.models.monkey.vision_vit import QwenViT
+from monkeyeval.models.weights import load_strict, read_state_dict
+
+pytestmark = pytest.mark.slow
+
+VISUAL_PREFIX = "transformer.visual."
+EMBED_ATOL = 1e-4
+
+
+@dataclass
+class VisionFixture:
+    name: str
+    folder: Path
+    config: dict[str, Any]
+    cases: list[dict[str, Any]]
+    arrays: dict[str, np.ndarray]
+    visual: QwenViT
+    n_visual_tensors: int
+    pixels: torch.Tensor  # (4, 3, 896, 896), rows in case order
+
+
+def _load(parity_dir: Path, name: str) -> VisionFixture:
+    folder = parity_dir / name
+    config = json.loads((folder / "checkpoint" / "config.json").read_text())
+    lines = (folder / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+    cases = sorted((json.loads(line) for line in lines if line.strip()), key=lambda case: case["row"])
+    with np.load(folder / "arrays.npz") as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    torch.manual_seed(0)
+    visual = build_visual(config["visual"], textmonkey=name == "textmonkey").eval()
+    state = read_state_dict(folder / "checkpoint")
+
+    def rename(key: str) -> str | None:
+        return key[len(VISUAL_PREFIX) :] if key.startswith(VISUAL_PREFIX) else None
+
+    load_strict(visual, state, rename=rename, source=f"{name} fixture")
+    n_visual = sum(1 for key in state if key.startswith(VISUAL_PREFIX))
+    preprocess = MonkeyImagePreprocessor(896)
+    pixels = torch.stack([preprocess(folder / case["image"]) for case in cases])
+    return VisionFixture(name, folder, config, cases, arrays, visual, n_visual, pixels)
+
+
+@pytest.fixture(scope="module", params=["monkey", "textmonkey"])
+def fixture(request: pytest.FixtureRequest, parity_dir: Path) -> VisionFixture:
+    return _load(parity_dir, request.param)
+
+
+def test_every_visual_tensor_is_a_parameter(fixture: VisionFixture) -> None:
+    # load_strict already ran (it raises on any unconsumed or unfilled tensor); check the two sets are equal
+    assert fixture.n_visual_tensors == len(fixture.visual.state_dict()) > 0
+    expected = MonkeyVisual if fixture.name == "monkey" else TextMonkeyVisual
+    assert isinstance(fixture.visual, expected)
+
+
+def test_preprocessed_pixels_match(fixture: VisionFixture) -> None:
+    arrays = fixture.arrays
+    for row, case in enumerate(fixture.cases):
+        pixels = fixture.pixels[row]
+        assert pixels.dtype == torch.float32 and pixels.shape == (3, 896, 896)
+        np.testing.assert_array_equal(
+            pixels[:, ::32, ::32].numpy(), arrays["pix896_sub"][row], err_msg=case["id"]
+        )
+        np.testing.assert_allclose(
+            pixels.double().sum(dim=(1, 2)).numpy(), arrays["pix896_sum"][row], rtol=0, atol=1e-6
+        )
+
+
+def test_global_view_matches(fixture: VisionFixture) -> None:
+    view = fixture.visual.global_view(fixture.pixels)
+    assert view.shape == (4, 3, 448, 448)
+    np.testing.assert_array_equal(view[:, :, ::16, ::16].numpy(), fixture.arrays["pix448_sub"])
+    np.testing.assert_allclose(
+        view.double().sum(dim=(2, 3)).numpy(), fixture.arrays["pix448_sum"], rtol=0, atol=1e-6
+    )
+
+
+def test_batched_visual_embeds_match(fixture: VisionFixture) -> None:
+    expected = torch.from_numpy(fixture.arrays["visual_embeds"])
+    with torch.inference_mode():
+        embeds = fixture.visual(fixture.pixels)
+    assert embeds.shape == expected.shape == (4, fixture.visual.n_image_tokens, 256)
+    torch.testing.assert_close(embeds, expected, atol=EMBED_ATOL, rtol=0)
+    if isinstance(fixture.visual, TextMonkeyVisual):
+        kept = fixture.visual.last_kept_indices
+        assert kept is not None
+        np.testing.assert_array_equal(kept.numpy(), fixture.arrays["token_keep_idx_b4"])
+
+
+@pytest.mark.parametrize("row", range(4))
+def test_single_sample_visual_embeds_match(fixture: VisionFixture, row: int) -> None:
+    expected = torch.from_numpy(fixture.arrays["visual_embeds"][row])
+    with torch.inference_mode():
+        embeds = fixture.visual(fixture.pixels[row : row + 1])
+    torch.testing.assert_close(embeds[0], expected, atol=EMBED_ATOL, rtol=0)
+    if isinstance(fixture.visual, TextMonkeyVisual):
+        kept = fixture.visual.last_kept_indices
+        assert kept is not None and kept.shape == (1, fixture.config["visual"]["r"])
+        np.testing.assert_array_equal(kept[0].numpy(), fixture.arrays["token_keep_idx"][row])
+
+
+def test_bfloat16_tower_tracks_float32(fixture: VisionFixture) -> None:
+    """bf16 weights (the GPU default): pixels stay float32 until the cast, output close to the reference.
+
+    TextMonkey's token selection is not stable under bf16 noise (its margins are ~1e-4), so there the global
+    tokens are compared and the kept sets must largely agree.
+    """
+    visual = copy.deepcopy(fixture.visual).to(torch.bfloat16)
+    with torch.inference_mode():
+        embeds = visual(fixture.pixels[:2])
+    assert embeds.dtype == torch.bfloat16
+    expected = torch.from_numpy(fixture.arrays["visual_embeds"][:2])
+    cosine = torch.nn.functional.cosine_similarity(embeds.float(), expected, dim=-1)
+    if fixture.name == "monkey":
+        assert cosine.min().item() > 0.98
+        return
+    n_global = 256
+    assert cosine[:, -n_global:].min().item() > 0.98
+    assert isinstance(visual, TextMonkeyVisual)
+    kept = visual.last_kept_indices
+    assert kept is not None and kept.dtype == torch.int64
+    for row in range(2):
+        reference = set(fixture.arrays["token_keep_idx"][row].tolist())
+        assert len(reference & set(kept[row].tolist())) >= 0.9 * len(reference)

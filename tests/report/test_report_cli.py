@@ -1,0 +1,95 @@
+"""`monkeyeval report` through typer's CliRunner: formats, -o, --group and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from monkeyeval.commands import report
+
+
+def invoke(app: typer.Typer, args: list[str]):
+    """Run the CLI with a wide virtual terminal so rich does not wrap cells or messages."""
+    return CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    cli = typer.Typer()
+    cli.callback()(lambda: None)  # keep `report` a sub-command, as in the real app
+    report.register(cli)
+    return cli
+
+
+@pytest.fixture
+def tree(results_root: Path, make_run) -> Path:
+    make_run("A", "docvqa", 0.6, n=200, groups=["doc", "paper"])
+    make_run("A", "textvqa", 0.7, n=100, groups=["paper"])
+    make_run("B", "docvqa", 0.8, n=200, groups=["doc", "paper"])
+    return results_root
+
+
+def test_rich_default_prints_the_leaderboard(app, tree: Path) -> None:
+    result = invoke(app, ["report", str(tree)])
+    assert result.exit_code == 0, result.output
+    assert "Leaderboard" in result.stdout and "60.0 n=200" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "json", "html", "rich"])
+def test_output_file_in_every_format(app, tree: Path, tmp_path: Path, fmt: str) -> None:
+    target = tmp_path / f"board.{fmt}"
+    result = invoke(app, ["report", str(tree), "--format", fmt, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    text = target.read_text(encoding="utf-8")
+    assert "docvqa" in text and "textvqa" in text
+    if fmt == "json":
+        assert {row["model"] for row in json.loads(text)["tasks"]} == {"A", "B"}
+
+
+def test_csv_to_stdout_parses(app, tree: Path) -> None:
+    result = invoke(app, ["report", str(tree), "--format", "csv"])
+    assert result.exit_code == 0
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert len(frame[frame["kind"] == "task"]) == 3
+
+
+def test_group_option_filters_tasks(app, tree: Path) -> None:
+    result = invoke(app, ["report", str(tree), "--format", "json", "--group", "doc"])
+    assert result.exit_code == 0
+    payload = json.loads(result.stdout)
+    assert {row["task"] for row in payload["tasks"]} == {"docvqa"}
+    assert {row["group"] for row in payload["groups"]} == {"doc"}
+
+
+def test_damaged_file_is_reported_on_stderr_and_skipped(app, tree: Path) -> None:
+    (tree / "junk").mkdir()
+    (tree / "junk" / "scores.json").write_text('{"schema": 1}')
+    result = invoke(app, ["report", str(tree), "--format", "md"])
+    assert result.exit_code == 0
+    assert "skipped" in result.stderr and "missing key 'model'" in result.stderr
+    assert "junk" in result.stdout  # also listed in the report itself
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "xlsx"], "unknown --format"),
+        (["--group", "nope"], "unknown group"),
+    ],
+)
+def test_usage_errors_exit_2(app, tree: Path, args: list[str], message: str) -> None:
+    result = invoke(app, ["report", str(tree), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_missing_results_folder_exits_2(app, tmp_path: Path) -> None:
+    result = invoke(app, ["report", str(tmp_path / "absent")])
+    assert result.exit_code == 2
+    assert "results folder not found" in result.stderr

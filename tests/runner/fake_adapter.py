@@ -1,0 +1,94 @@
+"""A fast, deterministic stand-in model for runner tests (no torch model).
+
+Its answer depends on the sample and on the decoded pixels (so a wrong image or order would show), is the
+gold answer for even dataset indices, and, with family option `batch_sensitive=true`, changes for every
+third sample when it shares its batch with others (to exercise check-invariance). Family option `delay`
+sleeps per batch (to kill a run mid-way).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.types import Generation, Sample
+
+SPEC = "runner.fake_adapter:FakeAdapter"
+
+
+@dataclass
+class PixelDigest:
+    """Worker step: decode the image and hash its pixels."""
+
+    def __call__(self, sample: Sample, prompt: str) -> str:
+        from PIL import Image
+
+        if sample.image_path is None:
+            raise FileNotFoundError(sample.error)
+        with Image.open(sample.image_path) as image:
+            image.load()
+            return hashlib.sha256(image.tobytes()).hexdigest()[:8]
+
+
+class FakeAdapter(ModelAdapter):
+    """See the module docstring."""
+
+    family = "fake"
+    default_prompt_profile = ""
+
+    def __init__(self, options: LoadOptions) -> None:
+        self.options = options
+        self.task_options: dict[str, Any] = {}
+        self.folder = Path(options.checkpoint)
+
+    @classmethod
+    def load(cls, options: LoadOptions) -> FakeAdapter:
+        return cls(options)
+
+    @classmethod
+    def detect(cls, config: dict[str, Any]) -> bool:
+        return config.get("model_type") == "fake_vlm"
+
+    def configure_task(self, options: dict[str, Any]) -> None:
+        self.task_options = dict(options)
+
+    def preprocessor(self) -> Callable[[Sample, str], Any]:
+        return PixelDigest()
+
+    def model_input_text(self, prompt: str) -> str:
+        return f"<fake>{prompt}"
+
+    def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
+        time.sleep(float(self.task_options.get("delay", 0)))
+        out = []
+        for item in batch:
+            sample = item.sample
+            answer = sample.answers[0] if sample.index % 2 == 0 else f"wrong {item.payload}"
+            if self.task_options.get("batch_sensitive") and len(batch) > 1 and sample.index % 3 == 0:
+                answer += " batched"
+            text = answer[: settings.max_new_tokens]
+            out.append(Generation(text, len(text), len(answer) >= settings.max_new_tokens))
+        return out
+
+    def fingerprint(self) -> dict[str, Any]:
+        config = self.folder / "config.json"
+        return {
+            "family": "fake",
+            "checkpoint": str(self.folder),
+            "checkpoint_sha256": hashlib.sha256(config.read_bytes()).hexdigest(),
+            "dtype": "fp32",
+            "family_options": dict(self.options.family_options),
+        }
+
+
+def write_fake_checkpoint(folder: Path, seed: int = 0) -> Path:
+    """A checkpoint folder the fake adapter accepts (config.json only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "fake_vlm", "seed": seed}))
+    return folder
