@@ -21,7 +21,7 @@ METRICS: list[Metric] = [
     Metric(
         name="anls_pypi",
         version="1",
-        description="ANLS as PyPI anls 0.0.2 anls_score: squashed strings and denominator, NL == 0.5 scores 0.",
+        description="ANLS as PyPI anls 0.0.2 anls_score: squashed strings and denominator; NL == 0.5 -> 0.",
         source="PyPI anls 0.0.2 (shunk031/ANLS) anls/metrics/score.py anls_score",
         per_sample=anls.anls_pypi,
         batch=anls.anls_pypi_batch,
@@ -45,7 +45,7 @@ METRICS: list[Metric] = [
             "ANLS as MMF STVQAANLSEvaluator: 1 - lev/max(len) on lower().strip() strings, kept if >= 0.5. "
             "Both strings empty raises ValueError (upstream ZeroDivisionError)."
         ),
-        source="facebookresearch/mmf mmf/utils/m4c_evaluators.py STVQAANLSEvaluator (copied in LLaVA, InternVL)",
+        source="facebookresearch/mmf mmf/utils/m4c_evaluators.py STVQAANLSEvaluator (LLaVA/InternVL copies)",
         per_sample=anls.anls_mmf,
         batch=anls.anls_mmf_batch,
     ),

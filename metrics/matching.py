@@ -24,7 +24,9 @@ METRICS: list[Metric] = [
     Metric(
         name="contains_match_textmonkey",
         version="1",
-        description="Drop <point>/<box> blocks, then gold.strip().lower() in pred.strip().lower() (no period removal).",
+        description=(
+            "Drop <point>/<box> blocks, then gold.strip().lower() in pred.strip().lower(); periods kept."
+        ),
         source="Yuliang-Liu/Monkey@82457ed eval/evaluate_vqa_doc.py evaluate_exact_match_accuracy",
         per_sample=matching.contains_match_textmonkey,
     ),
@@ -49,7 +51,7 @@ METRICS: list[Metric] = [
             "ScienceQA letter: one char as is, else a leading option letter, else the first option whose "
             "text is a substring; compared case-sensitively with the gold letter. Needs extra field options."
         ),
-        source="Yuliang-Liu/Monkey@498e1d9 project/mini_monkey/eval/scienceqa/evaluate_scienceqa.py post_process",
+        source="Yuliang-Liu/Monkey@498e1d9 project/mini_monkey/eval/scienceqa/evaluate_scienceqa.py",
         per_sample=matching.scienceqa_mc_internvl,
         extra_fields=("options",),
     ),

@@ -21,7 +21,9 @@ METRICS: list[Metric] = [
     Metric(
         name="ocrbench_hme100k",
         version="1",
-        description="OCRBench HME100k hit: strip, newline -> space, delete ASCII spaces, case kept; substring test.",
+        description=(
+            "OCRBench HME100k hit: strip, newline -> space, ASCII spaces deleted, case kept; substring."
+        ),
         source="Yuliang-Liu/MultimodalOCR@794c36d OCRBench/scripts/monkey.py (HME100k branch)",
         aggregation="sum",
         per_sample=matching.ocrbench_hme100k,

@@ -21,7 +21,9 @@ METRICS: list[Metric] = [
             "ChartQA relaxed accuracy as Qwen-VL/Monkey call it: relaxed_correctness(pred.strip(), gold), "
             "so the window and the zero test are relative to the PREDICTION."
         ),
-        source="Yuliang-Liu/Monkey@498e1d9 eval/evaluate_vqa.py evaluate_relaxed_accuracy (= Qwen-VL@aa00ed0)",
+        source=(
+            "Yuliang-Liu/Monkey@498e1d9 eval/evaluate_vqa.py evaluate_relaxed_accuracy (= Qwen-VL aa00ed0)"
+        ),
         per_sample=relaxed.relaxed_accuracy_qwen,
     ),
 ]

@@ -21,7 +21,7 @@ METRICS: list[Metric] = [
         name="vqa_accuracy_lavis",
         version="1",
         description=(
-            "VQA soft accuracy as the LAVIS VQAEval used by Monkey and Qwen-VL: prediction always normalised, "
+            "VQA soft accuracy as the LAVIS VQAEval of Monkey and Qwen-VL: prediction always normalised, "
             "golds only punctuation-processed when they disagree; leave-one-out by position."
         ),
         source="Yuliang-Liu/Monkey@498e1d9 eval/vqa_eval.py (= QwenLM/Qwen-VL@aa00ed0 eval_mm/vqa_eval.py)",
@@ -34,7 +34,9 @@ METRICS: list[Metric] = [
             "TextVQA accuracy as MMF TextVQAAccuracyEvaluator + EvalAIAnswerProcessor on every string; "
             "requires exactly 10 answers."
         ),
-        source="facebookresearch/mmf mmf/utils/m4c_evaluators.py (copied in LLaVA, InternVL/Mini-Monkey textvqa_eval.py)",
+        source=(
+            "facebookresearch/mmf mmf/utils/m4c_evaluators.py (LLaVA, InternVL/Mini-Monkey textvqa_eval.py)"
+        ),
         per_sample=vqa.textvqa_accuracy_mmf,
     ),
 ]

@@ -16,6 +16,9 @@ import numpy as np
 
 _MAX_INDICES_PER_CHUNK = 1 << 24
 
+Scores = Sequence[float] | np.ndarray
+"""Per-sample scores: any flat sequence of floats, or a 1-D numpy array."""
+
 
 def _resample_chunks(n: int, n_resamples: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Index matrices of shape (chunk, n), `n_resamples` rows in total."""
@@ -27,7 +30,7 @@ def _resample_chunks(n: int, n_resamples: int, rng: np.random.Generator) -> Iter
         done += rows
 
 
-def _as_array(values: Sequence[float], name: str) -> np.ndarray:
+def _as_array(values: Scores, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"{name} must be a flat sequence of per-sample scores")
@@ -37,7 +40,7 @@ def _as_array(values: Sequence[float], name: str) -> np.ndarray:
 
 
 def bootstrap_ci(
-    per_sample: Sequence[float],
+    per_sample: Scores,
     aggregation: str,
     n_resamples: int = 1000,
     seed: int = 0,
@@ -80,9 +83,7 @@ class PairedResult:
     p_value_drop: float
 
 
-def paired_bootstrap(
-    base: Sequence[float], new: Sequence[float], n_resamples: int = 10000, seed: int = 0
-) -> PairedResult:
+def paired_bootstrap(base: Scores, new: Scores, n_resamples: int = 10000, seed: int = 0) -> PairedResult:
     """Paired bootstrap over samples of the mean difference `new - base` (same sample order in both)."""
     base_values = _as_array(base, "base")
     new_values = _as_array(new, "new")

@@ -154,10 +154,31 @@ def read_yaml_file(path: Path) -> tuple[Any, dict[str, int]]:
         raise TaskConfigError(f"{path}: malformed YAML: {exc}") from None
     finally:
         loader.dispose()
+    if node is not None:
+        _reject_aliases(path, node)
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         _collect_key_lines(path, node, "", lines, depth=2)
     return data, lines
+
+
+def _reject_aliases(path: Path, root: yaml.Node) -> None:
+    """YAML anchors/aliases are refused: they are not needed (use `include`) and can expand exponentially."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            raise TaskConfigError(
+                f"{path}:{node.start_mark.line + 1}: YAML anchors and aliases (&name, *name) are not "
+                "supported in task files; share settings with `include` instead"
+            )
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack.extend((key_node, value_node))
 
 
 def _collect_key_lines(

@@ -44,9 +44,15 @@ def task_dirs(extra_dirs: Sequence[Path] = ()) -> list[Path]:
 
 
 def yaml_files(folder: Path) -> list[Path]:
-    """Task files under `folder` (recursive, sorted; `_*.yaml` templates excluded)."""
-    found = [p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-    return sorted(p for p in found if not is_template(p))
+    """Task files under `folder` (recursive, sorted), without `_*.yaml` templates and hidden paths."""
+    found = []
+    for path in folder.rglob("*"):
+        if path.suffix not in (".yaml", ".yml") or is_template(path) or not path.is_file():
+            continue
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue  # e.g. .ipynb_checkpoints/ copies would otherwise be duplicate tasks
+        found.append(path)
+    return sorted(found)
 
 
 @dataclass(frozen=True)

@@ -139,10 +139,10 @@ def build(out: Path) -> None:
     config = LlavaConfig(
         vision_config=vision_config,
         text_config=text_config,
-        image_token_index=image_token_id,
+        image_token_index=int(image_token_id),  # type: ignore[arg-type]
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
-        pad_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id,  # type: ignore[call-arg]
     )
     torch.manual_seed(SEED)
     model = LlavaForConditionalGeneration(config).eval()

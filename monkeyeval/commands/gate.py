@@ -78,14 +78,17 @@ def gate(
         write_baseline,
     )
     from monkeyeval.gate.compare import MODES
-    from monkeyeval.gate.render import markdown_gate, rich_gate
+    from monkeyeval.gate.render import HEADLINE, markdown_gate, rich_gate
     from monkeyeval.report.render import make_console
     from monkeyeval.results_tree import ResultsError, load_results
 
     out, err = make_console(), make_console(stderr=True)
 
     def usage_error(message: str) -> typer.Exit:
+        """Print the error (and put it in the --markdown file, so a PR comment step always has one)."""
         err.print(Text.assemble(("error: ", "red"), message))
+        if markdown is not None:
+            atomic_write_text(markdown, f"## monkeyeval gate: {HEADLINE[2]}\n\n{message}\n")
         return typer.Exit(2)
 
     if (baseline is None) == (write_baseline_to is None):

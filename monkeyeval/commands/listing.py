@@ -18,11 +18,12 @@ def _display_path(path: Path, roots: tuple[Path, ...]) -> str:
 
 def tasks_command(
     tasks_dir: list[Path] | None = typer.Option(
-        None, "--tasks-dir", help="Extra folder of task YAMLs (repeatable)."
+        None, "--tasks-dir", metavar="DIR", help="Extra folder of task YAMLs (repeatable)."
     ),
     data_root: Path | None = typer.Option(
         None,
         "--data-root",
+        metavar="DIR",
         help="Folder relative dataset paths resolve against (default: $MONKEYEVAL_DATA, else the cwd).",
     ),
     group: str | None = typer.Option(None, "--group", "-g", help="Only list the tasks of this group."),

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -27,13 +31,13 @@ Re-running the same command resumes: finished samples are skipped, whatever worl
 """
 
 
-def _stderr_console():  # type: ignore[no-untyped-def]
+def _stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True)
 
 
-def _stdout_console():  # type: ignore[no-untyped-def]
+def _stdout_console() -> Console:
     """stdout; 140 columns when it is not a terminal (logs), so the summary table is not squeezed."""
     from rich.console import Console
 
@@ -124,17 +128,19 @@ def run_command(
         )
         session = RunSession(request, err)
     except (RunError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     try:
         outcomes = session.execute()
     except KeyboardInterrupt:
-        err.print("interrupted: finished batches are saved; re-run the same command to resume")
+        err.print(
+            "interrupted: finished batches are saved; re-run the same command to resume", soft_wrap=True
+        )
         raise typer.Exit(130) from None
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     rows = [(o.task, o.scores, o.note or f"results in {o.run_dir}") for o in outcomes]
     if session.ctx.is_main or request.shard is not None:
@@ -212,7 +218,7 @@ def merge_command(
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     print_summary(_stdout_console(), [(task.name, result.to_json(), str(run_dir))], "monkeyeval merge")
 
@@ -266,7 +272,7 @@ def check_invariance_command(
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     if changed and fail_on_change:
         raise typer.Exit(EXIT_FAILED)

@@ -38,6 +38,16 @@ class ExternalPredictions:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ScoreOutcome:
+    """What `score_file` did: the score, where it was written, skipped dataset lines and missing ids."""
+
+    result: TaskScore
+    run_dir: Path
+    n_dataset_problems: int
+    missing_ids: list[str]
+
+
 class ScoreUsageError(Exception):
     """Bad input the user must fix (exit code 2)."""
 
@@ -60,6 +70,13 @@ def read_predictions(path: Path) -> ExternalPredictions:
                 continue
             if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
                 parsed.problems.append(f'{path}:{line_no}: expected {{"id": ..., "prediction": "..."}}')
+                continue
+            tokens = row.get("n_new_tokens")
+            bad_tokens = tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool))
+            if bad_tokens or not isinstance(row.get("truncated", False), bool):
+                parsed.problems.append(
+                    f"{path}:{line_no}: 'n_new_tokens' must be an integer, 'truncated' a boolean"
+                )
                 continue
             if (
                 not isinstance(row["prediction"], str)
@@ -85,8 +102,8 @@ def _first(ids: list[str]) -> str:
 
 def build_records(
     samples: list[Sample], predictions: ExternalPredictions, missing: MissingPolicy, source: Path
-) -> tuple[list[PredictionRecord], int]:
-    """Validate ids; records in dataset order (missing ids as errored placeholders) and n_missing."""
+) -> tuple[list[PredictionRecord], list[str]]:
+    """Validate ids; records in dataset order (missing ids as errored placeholders) and the missing ids."""
     from monkeyeval.types import PredictionRecord
 
     if predictions.problems:
@@ -135,7 +152,7 @@ def build_records(
                 truncated=bool(row.get("truncated", False)),
             )
         )
-    return records, len(missing_ids)
+    return records, missing_ids
 
 
 def score_file(
@@ -145,14 +162,14 @@ def score_file(
     results: Path,
     missing: MissingPolicy = MissingPolicy.wrong,
     seed: int = 0,
-) -> tuple[TaskScore, Path, int]:
-    """Validate and score `predictions_path` into results/<model>/<task>/: (score, run dir, n bad lines)."""
+) -> ScoreOutcome:
+    """Validate and score `predictions_path`, writing results/<model>/<task>/."""
     from monkeyeval.dataset import jsonl_sha256, load_samples
     from monkeyeval.store import finalize_run, run_dir
 
     loaded = load_samples(task)
     predictions = read_predictions(predictions_path)
-    records, n_missing = build_records(loaded.samples, predictions, missing, predictions_path)
+    records, missing_ids = build_records(loaded.samples, predictions, missing, predictions_path)
     target = run_dir(results, model_name, task.name)
     fingerprint = {
         "family": "external",
@@ -161,9 +178,16 @@ def score_file(
         "predictions_sha256": jsonl_sha256(predictions_path),
     }
     result = finalize_run(
-        target, task, records, fingerprint, model_name, n_missing=n_missing, samples=loaded.samples, seed=seed
+        target,
+        task,
+        records,
+        fingerprint,
+        model_name,
+        n_missing=len(missing_ids),
+        samples=loaded.samples,
+        seed=seed,
     )
-    return result, target, len(loaded.problems)
+    return ScoreOutcome(result, target, len(loaded.problems), missing_ids)
 
 
 def _format_score(value: float | None, aggregation: str) -> str:
@@ -172,8 +196,9 @@ def _format_score(value: float | None, aggregation: str) -> str:
     return f"{value:.0f}" if aggregation == "sum" else f"{value:.4f}"
 
 
-def print_summary(result: TaskScore, target: Path, n_dataset_problems: int) -> None:
+def print_summary(outcome: ScoreOutcome) -> None:
     """Rich table: every metric with its CI, then the health counts."""
+    result, target, n_dataset_problems = outcome.result, outcome.run_dir, outcome.n_dataset_problems
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -203,12 +228,20 @@ def print_summary(result: TaskScore, target: Path, n_dataset_problems: int) -> N
             f"[yellow]{n_dataset_problems} dataset lines were skipped (malformed or missing keys)[/yellow]",
             soft_wrap=True,
         )
+    if outcome.missing_ids:
+        console.print(
+            f"[yellow]{len(outcome.missing_ids)} dataset ids had no prediction and were scored 0 (first: "
+            f"{escape(_first(outcome.missing_ids))})[/yellow]",
+            soft_wrap=True,
+        )
     console.print(f"wrote {escape(str(target))}/predictions.jsonl and scores.json", soft_wrap=True)
 
 
 def score_command(
     predictions: Path = typer.Argument(
-        ..., help='Predictions file: one JSON object per line, {"id": ..., "prediction": "..."}.'
+        ...,
+        metavar="PREDICTIONS",
+        help='Predictions file: one JSON object per line, {"id": ..., "prediction": "..."}.',
     ),
     task: str = typer.Option(..., "--task", "-t", help="Task to score against (see `monkeyeval tasks`)."),
     model_name: str | None = typer.Option(
@@ -220,10 +253,11 @@ def score_command(
     data_root: Path | None = typer.Option(
         None,
         "--data-root",
+        metavar="DIR",
         help="Folder relative dataset paths resolve against (default: $MONKEYEVAL_DATA, else the cwd).",
     ),
     tasks_dir: list[Path] | None = typer.Option(
-        None, "--tasks-dir", help="Extra folder of task YAMLs (repeatable)."
+        None, "--tasks-dir", metavar="DIR", help="Extra folder of task YAMLs (repeatable)."
     ),
     missing: MissingPolicy = typer.Option(
         MissingPolicy.wrong,
@@ -262,14 +296,14 @@ def score_command(
         registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
         config = registry.get(task)
         name = safe_model_name(model_name or predictions.stem)
-        result, target, n_problems = score_file(config, predictions, name, results, missing, seed)
+        outcome = score_file(config, predictions, name, results, missing, seed)
     except (TaskConfigError, UnknownTaskError, ScoreUsageError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     except (DatasetError, ScoreValidationError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_VALIDATION) from None
-    print_summary(result, target, n_problems)
+    print_summary(outcome)
 
 
 def register(app: typer.Typer) -> None:

@@ -145,7 +145,7 @@ def check_entry(entry: BaselineEntry, run: RunResult | None, options: GateOption
         run.score, run.aggregation, run.n
     )
     new_samples = _read_samples(run, verdict)
-    if new_samples is not None and entry.sample_scores is not None:
+    if new_samples is not None:
         _list_flips(entry, new_samples, verdict)
     if options.mode == "paired" and entry.aggregation == "corpus":
         verdict.notes.append("corpus metric: no per-sample scores to pair, the abs rule was applied")
@@ -230,22 +230,23 @@ def _check_health(entry: BaselineEntry, run: RunResult, options: GateOptions, ve
 
 
 def _list_flips(entry: BaselineEntry, new_samples: SampleScores, verdict: TaskVerdict) -> None:
-    base_scores = entry.sample_scores or {}
-    base_predictions = entry.predictions or {}
-    shared = [sample_id for sample_id in base_scores if sample_id in new_samples.predictions]
-    verdict.n_changed_predictions = (
-        sum(1 for s in shared if base_predictions.get(s) != new_samples.predictions[s])
-        if entry.predictions
-        else None
-    )
+    if entry.predictions is not None:
+        verdict.n_changed_predictions = sum(
+            1
+            for sample_id, text in entry.predictions.items()
+            if sample_id in new_samples.predictions and new_samples.predictions[sample_id] != text
+        )
     if entry.aggregation == "corpus":
         verdict.notes.append("flips are not defined for corpus metrics")
         return
+    if entry.sample_scores is None:
+        return
     verdict.flips_checked = True
-    for sample_id in shared:
-        if sample_id not in new_samples.scores:
+    base_predictions = entry.predictions or {}
+    for sample_id, before in entry.sample_scores.items():
+        after = new_samples.scores.get(sample_id)
+        if after is None:
             continue
-        before, after = base_scores[sample_id], new_samples.scores[sample_id]
         was_right, is_right = before >= RIGHT_THRESHOLD, after >= RIGHT_THRESHOLD
         if was_right == is_right:
             continue

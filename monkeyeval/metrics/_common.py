@@ -14,7 +14,9 @@ def require_answers(metric: str, answers: Sequence[str]) -> None:
         )
     for answer in answers:
         if not isinstance(answer, str):
-            raise TypeError(f"{metric}: gold answers must be strings, got {type(answer).__name__}: {answer!r}")
+            raise TypeError(
+                f"{metric}: gold answers must be strings, got {type(answer).__name__}: {answer!r}"
+            )
 
 
 def require_same_length(metric: str, predictions: Sequence[str], answers: Sequence[Sequence[str]]) -> None:

@@ -46,7 +46,9 @@ def ngram_counts(sentence: str, n: int = NGRAM_ORDER) -> Counts:
 class _TfIdf:
     """tf-idf vectors per n-gram order, their norms, and the (quirky) bigram-count "length"."""
 
-    def __init__(self, counts: Counts, document_frequency: Mapping[NGram, int], log_corpus_size: float, n: int):
+    def __init__(
+        self, counts: Counts, document_frequency: Mapping[NGram, int], log_corpus_size: float, n: int
+    ):
         self.vectors: list[dict[NGram, float]] = [{} for _ in range(n)]
         squared = [0.0] * n
         self.length = 0
@@ -90,7 +92,9 @@ def cider_d(
     require_same_length("cider", candidates, references)
     for index, refs in enumerate(references):
         if len(refs) == 0:
-            raise ValueError(f"cider: image {index} has no reference captions; every image needs at least one")
+            raise ValueError(
+                f"cider: image {index} has no reference captions; every image needs at least one"
+            )
     if not candidates:
         return float("nan"), []
     reference_counts = [[ngram_counts(ref, n) for ref in refs] for refs in references]

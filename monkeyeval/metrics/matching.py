@@ -12,7 +12,7 @@ from monkeyeval.metrics._common import require_answers
 
 
 def exact_match_qwen(prediction: str, answers: list[str]) -> float:
-    """Qwen-VL `evaluate_exact_match_accuracy`: `pred.strip().lower() == gold.strip().lower()` for any gold."""
+    """Qwen-VL `evaluate_exact_match_accuracy`: `pred.strip().lower() == gold.strip().lower()`, any gold."""
     require_answers("exact_match_qwen", answers)
     pred = prediction.strip().lower()
     return float(any(pred == gold.strip().lower() for gold in answers))
@@ -125,7 +125,7 @@ def ocrbench_normalize(text: str) -> str:
 
 
 def hme100k_normalize(text: str) -> str:
-    """OCRBench HME100k normalisation: strip, newline -> space, delete every ASCII space; case and tabs kept."""
+    """OCRBench HME100k normalisation: strip, newline -> space, delete every ASCII space (case, tabs kept)."""
     return text.strip().replace("\n", " ").replace(" ", "")
 
 

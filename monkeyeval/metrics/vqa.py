@@ -68,8 +68,10 @@ def vqa_accuracy_official(prediction: str, answers: list[str]) -> float:
     require_answers("vqa_accuracy_official", answers)
     pred = _clean_whitespace(prediction)
     golds = [_clean_whitespace(a) for a in answers]
-    if len(set(golds)) > 1:
-        golds = [process_digit_article(process_punctuation(g)) for g in golds]
+    unique = set(golds)
+    if len(unique) > 1:
+        normalised = {g: process_digit_article(process_punctuation(g)) for g in unique}
+        golds = [normalised[g] for g in golds]
         pred = process_digit_article(process_punctuation(pred))
     return soft_accuracy(pred, golds)
 
@@ -81,8 +83,10 @@ def vqa_accuracy_lavis(prediction: str, answers: list[str]) -> float:
     require_answers("vqa_accuracy_lavis", answers)
     pred = process_digit_article(process_punctuation(_clean_whitespace(prediction)))
     golds = list(answers)
-    if len(set(golds)) > 1:
-        golds = [process_punctuation(g) for g in golds]
+    unique = set(golds)
+    if len(unique) > 1:
+        punctuated = {g: process_punctuation(g) for g in unique}
+        golds = [punctuated[g] for g in golds]
     return soft_accuracy(pred, golds)
 
 
@@ -106,4 +110,5 @@ def textvqa_accuracy_mmf(prediction: str, answers: list[str]) -> float:
             f"got {len(answers)}; use vqa_accuracy_official or vqa_accuracy_lavis for other answer counts"
         )
     require_answers("textvqa_accuracy_mmf", answers)
-    return soft_accuracy(evalai_normalize(prediction), [evalai_normalize(a) for a in answers])
+    normalised = {a: evalai_normalize(a) for a in set(answers)}
+    return soft_accuracy(evalai_normalize(prediction), [normalised[a] for a in answers])

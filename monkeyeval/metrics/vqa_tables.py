@@ -33,7 +33,7 @@ _CONTRACTION_PAIRS = (
 )
 
 CONTRACTIONS: MappingProxyType[str, str] = MappingProxyType(
-    dict(pair.split(" ") for pair in _CONTRACTION_PAIRS.split("|"))  # type: ignore[misc]
+    dict(pair.split(" ") for pair in _CONTRACTION_PAIRS.split("|"))
 )
 """Contraction table (read-only): 120 entries."""
 
@@ -56,6 +56,28 @@ NUMBER_WORDS: MappingProxyType[str, str] = MappingProxyType(
 
 ARTICLES = frozenset({"a", "an", "the"})
 
-PUNCTUATION = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
+PUNCTUATION = (
+    ";",
+    "/",
+    "[",
+    "]",
+    '"',
+    "{",
+    "}",
+    "(",
+    ")",
+    "=",
+    "+",
+    "\\",
+    "_",
+    "-",
+    ">",
+    "<",
+    "@",
+    "`",
+    ",",
+    "?",
+    "!",
+)
 """The 21 marks processPunctuation handles, in upstream order (the order matters: each test reads the
 original text, but the replacements apply one mark after another)."""

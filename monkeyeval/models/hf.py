@@ -168,7 +168,7 @@ class HFAdapter(ModelAdapter):
         model = AutoModelForImageTextToText.from_pretrained(
             folder, dtype=dtype, trust_remote_code=options.trust_remote_code
         )
-        model.to(options.device).eval()
+        model = model.to(options.device).eval()  # type: ignore[arg-type]
         return cls(model, processor, folder, options, dtype)
 
     @classmethod

@@ -47,7 +47,7 @@ class AdapterRegistry:
 
     @classmethod
     def discover(cls, extra: Mapping[str, str] | None = None) -> AdapterRegistry:
-        """Built-ins, then entry points of group `monkeyeval.models` (a third party cannot shadow a built-in)."""
+        """Built-ins, then entry points of group `monkeyeval.models` (which cannot shadow built-ins)."""
         specs = dict(BUILTIN_ADAPTERS)
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             specs.setdefault(entry.name, entry.value)

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from monkeyeval.report.groups import GROUP_COLUMNS, aggregate_groups, group_members
-from monkeyeval.results_tree import ResultsTree
+from monkeyeval.results_tree import ResultsTree, RunResult
 
 LEADERBOARD_SCHEMA = 1
 TASK_COLUMNS = (
@@ -32,7 +32,22 @@ TASK_COLUMNS = (
     "n_truncated",
     "n_missing",
     "groups",
+    "run_info",
 )
+RUN_INFO_KEYS = (
+    "checkpoint",
+    "checkpoint_sha256",
+    "dtype",
+    "prompt_profile",
+    "max_new_tokens",
+    "batch_size",
+    "world_size",
+    "prompt_sha256",
+    "git_commit",
+    "created",
+)
+"""Run-fingerprint fields shown per run (hashes cut to 12 characters), from scores.json `fingerprint`."""
+SHORT_HASH_KEYS = ("checkpoint_sha256", "prompt_sha256", "git_commit")
 HEALTH_COLUMNS = ("n_errors", "n_empty", "n_truncated", "n_missing")
 
 
@@ -115,6 +130,7 @@ def build_leaderboard(tree: ResultsTree, only_groups: Sequence[str] = ()) -> Lea
             "n_truncated": run.n_truncated,
             "n_missing": run.n_missing,
             "groups": tuple(run.groups),
+            "run_info": run_info(run),
         }
         for run in tree.runs
     ]
@@ -130,6 +146,21 @@ def build_leaderboard(tree: ResultsTree, only_groups: Sequence[str] = ()) -> Lea
         members = {group: members[group] for group in only_groups}
     groups = aggregate_groups(tasks, members)
     return Leaderboard(tasks=tasks, groups=groups, problems=[str(problem) for problem in tree.problems])
+
+
+def run_info(run: RunResult) -> dict[str, str]:
+    """The run's provenance in short strings (missing fields are empty): checkpoint, dtype, prompt profile,
+    decoding and sharding settings, prompt hash, git commit, creation time."""
+    model_fp = run.fingerprint.get("model")
+    sources: dict[str, Any] = {**(model_fp if isinstance(model_fp, dict) else {}), "created": run.created}
+    for key in ("prompt_sha256", "git_commit"):
+        sources[key] = run.fingerprint.get(key)
+    info = {}
+    for key in RUN_INFO_KEYS:
+        value = sources.get(key)
+        text = "" if value is None else str(value)
+        info[key] = text[:12] if key in SHORT_HASH_KEYS else text
+    return info
 
 
 def has_health_issue(row: dict[str, Any]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monkeyeval.report.leaderboard import HEALTH_COLUMNS, Leaderboard, has_health_issue
+from monkeyeval.report.leaderboard import HEALTH_COLUMNS, RUN_INFO_KEYS, Leaderboard, has_health_issue
 
 HEALTH_MARK = "⚠"
 MISSING_CELL = "—"
@@ -99,6 +99,18 @@ def health_table(board: Leaderboard) -> TableView:
     return TableView("Health", headers, rows)
 
 
+def runs_table(board: Leaderboard) -> TableView:
+    """One row per run: where the number came from (checkpoint, dtype, prompt profile, settings, hashes)."""
+    headers = ["model", "task", *RUN_INFO_KEYS]
+    rows = []
+    for _, series in board.tasks.sort_values(["model", "task"]).iterrows():
+        info = series["run_info"] or {}
+        rows.append(
+            [str(series["model"]), str(series["task"])] + [info.get(key, "") for key in RUN_INFO_KEYS]
+        )
+    return TableView("Runs", headers, rows)
+
+
 def group_table(board: Leaderboard) -> TableView:
     """One row per group: member tasks averaged, tasks excluded (non-mean metrics)."""
     headers = ["group", "averaged tasks", "excluded (not mean metrics)"]
@@ -117,6 +129,7 @@ def all_tables(board: Leaderboard) -> list[TableView]:
     if board.group_names:
         tables.append(group_table(board))
     tables.append(health_table(board))
+    tables.append(runs_table(board))
     if board.problems:
         tables.append(TableView("Skipped files", ["problem"], [[problem] for problem in board.problems]))
     return tables

@@ -36,11 +36,7 @@ def describe_preprocess_error(sample: Sample, exc: BaseException) -> str:
     """A one-line error for predictions.jsonl that names the image and what went wrong."""
     if isinstance(exc, FileNotFoundError):
         return f"missing image {sample.image!r}: {sample.image_path} does not exist"
-    try:
-        from PIL import UnidentifiedImageError
-    except ImportError:  # pragma: no cover - pillow is a dependency
-        UnidentifiedImageError = OSError
-    if isinstance(exc, (UnidentifiedImageError, OSError, SyntaxError)):
+    if isinstance(exc, (OSError, SyntaxError)):  # PIL's UnidentifiedImageError is an OSError
         return f"cannot decode image {sample.image!r} ({sample.image_path}): {type(exc).__name__}: {exc}"
     return f"preprocessing failed for image {sample.image!r}: {type(exc).__name__}: {exc}"
 
@@ -90,7 +86,7 @@ def iterate_batches(
         return
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(
+    loader: DataLoader[Prepared] = DataLoader(
         PreprocessDataset(items, preprocess),  # type: ignore[arg-type]
         batch_size=batch_size,
         shuffle=False,

@@ -41,7 +41,7 @@ def record_for(item: WorkItem, generation: Generation | None, error: str | None)
 def _generate_safely(
     adapter: ModelAdapter, inputs: list[ModelInput], settings: DecodeSettings
 ) -> list[tuple[Generation | None, str | None]]:
-    """Generate for a batch; when the batch fails, retry its samples one by one and record what still fails."""
+    """Generate a batch; if it fails, retry its samples one by one and record what still fails."""
     try:
         generations = adapter.generate(inputs, settings)
         if len(generations) != len(inputs):

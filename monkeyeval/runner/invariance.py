@@ -94,7 +94,7 @@ def run_invariance_check(
     tasks_dirs: tuple[Path, ...],
     console: Console,
 ) -> int:
-    """`monkeyeval check-invariance`: load the model once, compare batch 1 with `batch_size`; returns #changes."""
+    """`monkeyeval check-invariance`: load once, compare batch 1 with `batch_size`; returns #changes."""
     from monkeyeval.runner.session import RunRequest, RunSession, parse_model_options
 
     request = RunRequest(

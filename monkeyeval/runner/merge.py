@@ -25,7 +25,7 @@ class IncompleteRun(RuntimeError):
         shown = ", ".join(str(i) for i in missing[:10])
         super().__init__(
             f"{run_dir}: {len(missing)} of {total} samples have no prediction yet (indices {shown}"
-            f"{', ...' if len(missing) > 10 else ''}). Re-run the same `monkeyeval run` command (it resumes), "
+            f"{', ...' if len(missing) > 10 else ''}). Re-run the same `monkeyeval run` command (it resumes) "
             "or pass --allow-missing to score them as wrong."
         )
         self.missing = missing
@@ -45,7 +45,7 @@ def _collected(values: Sequence[Any]) -> Any:
 
 
 def run_model_fingerprint(run_dir: Path) -> dict[str, Any]:
-    """The scores.json model fingerprint: the manifest's model + decoding fields, batch/world sizes of all parts.
+    """The scores.json model fingerprint: manifest model + decoding fields, batch/world sizes of all parts.
 
     Batch and world size are single values when every part agrees, else the sorted list of values used.
     """
@@ -72,7 +72,7 @@ def merge_run(
     *,
     allow_missing: bool = False,
 ) -> TaskScore:
-    """Merge, score and write; raises IncompleteRun unless every sample has a prediction (or allow_missing)."""
+    """Merge, score and write; IncompleteRun unless every sample has a prediction (or allow_missing)."""
     from monkeyeval.store import finalize_run
 
     run_dir = Path(run_dir)

@@ -82,7 +82,7 @@ def plan_resume(
     if manifest is None:
         if part_files(run_dir) or (run_dir / "predictions.jsonl").exists():
             raise ResumeRefused(
-                f"{run_dir} holds results that were not written by `monkeyeval run` (no run.json). {fresh_hint}"
+                f"{run_dir} holds results not written by `monkeyeval run` (no run.json). {fresh_hint}"
             )
         return ResumePlan(done={}, todo=list(range(len(samples))))
     differences = fingerprint_differences(manifest.get("decoding", {}), fingerprint)

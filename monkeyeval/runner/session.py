@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
+from monkeyeval.dataset import DatasetLoad
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter
 from monkeyeval.prompts import PromptProfile, format_options, get_profile
 from monkeyeval.runner.data import WorkItem
@@ -79,7 +80,7 @@ class LoadedTask:
 
 
 def select_prompt(task: TaskConfig, family: str, default_profile: str, override: str | None) -> PromptProfile:
-    """--prompt-profile, else the task's profile for the family, else the adapter's default, else task.prompt."""
+    """--prompt-profile, else the task's profile for the family, else the adapter's, else task.prompt."""
     name = override or task.profiles.get(family) or default_profile
     if name:
         return get_profile(name)
@@ -140,6 +141,7 @@ class RunSession:
             )
         if request.batch_size < 1:
             raise RunError(f"--batch-size must be at least 1, got {request.batch_size}")
+        self._datasets: dict[str, DatasetLoad] = {}
 
     def say(self, message: str) -> None:
         """Print on rank 0 only."""
@@ -185,6 +187,8 @@ class RunSession:
         tasks, family, adapter_cls, options = self._resolve()
         if self.request.dry_run:
             return [self.dry_run(task, adapter_cls, family, options) for task in tasks]
+        for task in tasks:  # fail on a broken dataset before loading any weights
+            self._dataset(task)
         init_process_group(self.ctx, options.device)
         try:
             adapter = self._load(adapter_cls, family, options)
@@ -206,12 +210,18 @@ class RunSession:
 
     # ------------------------------------------------------------ per task
 
+    def _dataset(self, task: TaskConfig) -> DatasetLoad:
+        """The task's samples (read once per session)."""
+        from monkeyeval.dataset import load_samples
+
+        if task.name not in self._datasets:
+            self._datasets[task.name] = load_samples(task, limit=self.request.limit)
+        return self._datasets[task.name]
+
     def _work_items(
         self, task: TaskConfig, adapter: ModelAdapter | None, family: str, default_profile: str
     ) -> tuple[list[Sample], list[WorkItem], PromptProfile]:
-        from monkeyeval.dataset import load_samples
-
-        loaded = load_samples(task, limit=self.request.limit)
+        loaded = self._dataset(task)
         if loaded.problems:
             shown = "; ".join(f"line {p.line_no}: {p.message}" for p in loaded.problems[:3])
             self.say(
@@ -309,8 +319,9 @@ class RunSession:
             where = f" across {ctx.world_size} ranks" if ctx.world_size > 1 else ""
             shard = f" (shard {request.shard.index}/{request.shard.count})" if request.shard else ""
             self.say(
-                f"[bold]{task.name}[/bold]{shard}: {len(samples)} samples{resumed}, {len(todo)} to run{where}; "
-                f"prompt profile {profile.name}, max_new_tokens {max_new_tokens}, batch size {request.batch_size}"
+                f"[bold]{task.name}[/bold]{shard}: {len(samples)} samples{resumed}, {len(todo)} to run"
+                f"{where}; prompt profile {profile.name}, max_new_tokens {max_new_tokens}, "
+                f"batch size {request.batch_size}"
             )
         settings = DecodeSettings(max_new_tokens=max_new_tokens)
         self._predict_share(run_dir, task, adapter, items, mine, settings, plan, len(todo))
@@ -396,8 +407,9 @@ class RunSession:
             missing = missing_indices(run_dir, len(samples))
             if missing:
                 note = (
-                    f"shard {self.request.shard.index}/{self.request.shard.count} done; {len(missing)} samples "
-                    f"wait for other shards (the last shard to finish merges, or run `monkeyeval merge {run_dir}`)"
+                    f"shard {self.request.shard.index}/{self.request.shard.count} done; {len(missing)} "
+                    "samples wait for other shards (the last shard to finish merges, or run "
+                    f"`monkeyeval merge {run_dir}`)"
                 )
                 self.say(note)
                 return TaskOutcome(task.name, run_dir, None, note)

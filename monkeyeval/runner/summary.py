@@ -15,7 +15,9 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def summary_table(rows: Sequence[tuple[str, dict[str, Any] | None, str]], title: str = "monkeyeval run") -> Table:
+def summary_table(
+    rows: Sequence[tuple[str, dict[str, Any] | None, str]], title: str = "monkeyeval run"
+) -> Table:
     """rows: (task, scores.json dict or None, note) -> a rich Table (notes are printed below it)."""
     table = Table(title=title)
     for column in ("task", "metric", "score", "95% CI", "n", "errors", "empty", "hit max", "missing"):
@@ -41,7 +43,9 @@ def summary_table(rows: Sequence[tuple[str, dict[str, Any] | None, str]], title:
     return table
 
 
-def print_summary(console: Console, rows: Sequence[tuple[str, dict[str, Any] | None, str]], title: str) -> None:
+def print_summary(
+    console: Console, rows: Sequence[tuple[str, dict[str, Any] | None, str]], title: str
+) -> None:
     """Print the table, then one line per task with its note (results folder or status)."""
     console.print(summary_table(rows, title))
     for task, _scores, note in rows:

@@ -255,3 +255,15 @@ def test_rich_output_shows_markup_like_ids_and_predictions_literally(trees, tmp_
     assert result.exit_code == 1, result.output
     assert "Monkey/vqa[val]: right → wrong (1)" in result.stdout
     assert "[red]x" in result.stdout and "[b]old" in result.stdout and "[/b] gone" in result.stdout
+
+
+def test_usage_error_is_also_written_to_the_markdown_file(tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    md_path = tmp_path / "comment.md"
+    result = invoke(
+        [str(tmp_path / "results"), "--baseline", str(tmp_path / "absent.json"), "--markdown", str(md_path)]
+    )
+    assert result.exit_code == 2
+    text = md_path.read_text(encoding="utf-8")
+    assert text.startswith("## monkeyeval gate: ⛔ cannot compare (exit 2)")
+    assert "baseline file not found" in text

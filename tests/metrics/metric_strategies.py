@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 # Characters chosen to exercise every normalisation rule: ASCII case, padding and internal whitespace runs,
 # tabs/newlines, unicode whitespace (U+3000), case mappings that change length (ß -> SS, ﬁ -> FI,
 # İ -> i̇), a combining accent, an astral-plane letter, digits, punctuation and periods.
-EDGE_ALPHABET = list("abcAB  \t\n.,%1-") + ["ß", "ﬁ", "İ", "é", "e\u0301", "\u3000", "\U0001d518", "Σ"]
+EDGE_ALPHABET = [*"abcAB  \t\n.,%1-", "ß", "ﬁ", "İ", "é", "e\u0301", "\u3000", "\U0001d518", "Σ"]
 
 edge_text = st.lists(st.sampled_from(EDGE_ALPHABET), max_size=10).map("".join)
 ascii_text = st.text(alphabet="abcdeABCDE xyz", max_size=10)

@@ -69,8 +69,12 @@ RULE_CASES = [
 
 
 @pytest.mark.parametrize("variant_index", range(4), ids=list(VARIANTS))
-@pytest.mark.parametrize(("prediction", "golds", "expected"), [c[1:] for c in RULE_CASES], ids=[c[0] for c in RULE_CASES])
-def test_rule(variant_index: int, prediction: str, golds: list[str], expected: tuple[float | None, ...]) -> None:
+@pytest.mark.parametrize(
+    ("prediction", "golds", "expected"), [c[1:] for c in RULE_CASES], ids=[c[0] for c in RULE_CASES]
+)
+def test_rule(
+    variant_index: int, prediction: str, golds: list[str], expected: tuple[float | None, ...]
+) -> None:
     name = list(VARIANTS)[variant_index]
     value = expected[variant_index]
     if value is None:
@@ -138,7 +142,7 @@ def test_bounds(prediction: str, golds: list[str]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(a=edge_text, b=edge_text)
 def test_symmetry_where_defined(a: str, b: str) -> None:
-    """docvqa, pypi and mmf treat prediction and gold alike; monkey does not (pred stripped, raw gold length)."""
+    """docvqa, pypi and mmf treat prediction and gold alike; monkey does not (stripped pred, raw gold)."""
     for name in ("anls_docvqa", "anls_pypi", "anls_mmf"):
         assert _safe(name, a, [b]) == _safe(name, b, [a])
 

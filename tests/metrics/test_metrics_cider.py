@@ -22,6 +22,7 @@ from monkeyeval.metrics.cider import (
 
 def textbook_cider_d(candidates: list[str], references: list[list[str]], n: int = 4, sigma: float = 6.0):
     """CIDEr-D written from the formula (Vedantam et al. + the pycocoevalcap choices), independently."""
+
     def grams(sentence: str, k: int) -> Counter[tuple[str, ...]]:
         words = sentence.split()
         return Counter(tuple(words[i : i + k]) for i in range(len(words) - k + 1))
@@ -32,7 +33,9 @@ def textbook_cider_d(candidates: list[str], references: list[list[str]], n: int 
         df.update({g for r in refs for k in range(1, n + 1) for g in grams(r, k)})
 
     def weights(sentence: str, k: int) -> dict[tuple[str, ...], float]:
-        return {g: tf * (math.log(n_images) - math.log(max(1, df[g]))) for g, tf in grams(sentence, k).items()}
+        return {
+            g: tf * (math.log(n_images) - math.log(max(1, df[g]))) for g, tf in grams(sentence, k).items()
+        }
 
     per_image = []
     for cand, refs in zip(candidates, references, strict=True):
@@ -54,8 +57,8 @@ def textbook_cider_d(candidates: list[str], references: list[list[str]], n: int 
 def test_hand_computed_two_image_corpus() -> None:
     """Image 0: cand "a b c", ref "a b"; image 1: cand "x", ref "y z". N = 2, l = log 2.
     Every n-gram has df <= 1 so weight l (also unseen n-grams: log(max(1, 0)) = 0).
-    Order 1: dot 2l^2 / (sqrt3 l * sqrt2 l) = 2/sqrt6; order 2: l^2 / (sqrt2 l * l) = 1/sqrt2; orders 3, 4: the
-    reference has no such n-grams -> 0. Bigram counts 2 vs 1 -> penalty exp(-1/72).
+    Order 1: dot 2l^2 / (sqrt3 l * sqrt2 l) = 2/sqrt6; order 2: l^2 / (sqrt2 l * l) = 1/sqrt2;
+    orders 3, 4: the reference has no such n-grams -> 0. Bigram counts 2 vs 1 -> penalty exp(-1/72).
     Image 1 shares nothing -> 0."""
     expected0 = 10 * (2 / math.sqrt(6) + 1 / math.sqrt(2)) / 4 * math.exp(-1 / 72)
     score, per = cider_d(["a b c", "x"], [["a b"], ["y z"]])
@@ -87,7 +90,7 @@ def test_three_image_corpus_with_multiple_references_matches_textbook_formula() 
 
 def test_random_corpora_match_textbook_formula() -> None:
     rng = random.Random(3)
-    vocab = "a b c d the cat dog on mat".split()
+    vocab = ["a", "b", "c", "d", "the", "cat", "dog", "on", "mat"]
 
     def sentence() -> str:
         return " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 8)))
@@ -108,7 +111,7 @@ def test_single_image_corpus_scores_zero() -> None:
 
 def test_ngrams_in_every_image_get_zero_idf() -> None:
     # "x" occurs in both images' references: idf 0; the candidates share only "x" with them.
-    score, per = cider_d(["x", "x"], [["x y"], ["x z"]])
+    _, per = cider_d(["x", "x"], [["x y"], ["x z"]])
     assert per == [0.0, 0.0]
 
 
@@ -147,8 +150,10 @@ def fake_ptb(captions: dict[int, list[str]]) -> dict[int, list[str]]:
     out = {}
     for key, values in captions.items():
         assert all("\n" not in v and "\u2028" not in v for v in values)
-        out[key] = [" ".join(w for w in v.lower().replace(",", " , ").replace(".", " . ").split() if w not in ",.")
-                    for v in values]
+        out[key] = [
+            " ".join(w for w in v.lower().replace(",", " , ").replace(".", " . ").split() if w not in ",.")
+            for v in values
+        ]
     return out
 
 
@@ -156,8 +161,10 @@ def test_cider_coco_tokenizes_then_scores_with_cider_d() -> None:
     predictions = ["A man, riding a horse.", "Two dogs\u2028play."]
     references = [["a man rides a horse", "A person on a horse."], ["dogs play", "two dogs play"]]
     score, per = cider_coco(predictions, references, tokenize=fake_ptb)
-    expected = cider_d(["a man riding a horse", "two dogs play"],
-                       [["a man rides a horse", "a person on a horse"], ["dogs play", "two dogs play"]])
+    expected = cider_d(
+        ["a man riding a horse", "two dogs play"],
+        [["a man rides a horse", "a person on a horse"], ["dogs play", "two dogs play"]],
+    )
     assert (score, per) == expected
 
 
@@ -180,5 +187,7 @@ def test_cider_coco_missing_pycocoevalcap(monkeypatch: pytest.MonkeyPatch) -> No
         "find_spec",
         lambda name: None if name == "pycocoevalcap" else real_find_spec(name),
     )
-    with pytest.raises(MissingDependencyError, match=r"pycocoevalcap \(`pip install 'monkeyeval\[cider\]'`\)"):
+    with pytest.raises(
+        MissingDependencyError, match=r"pycocoevalcap \(`pip install 'monkeyeval\[cider\]'`\)"
+    ):
         cider_coco(["a"], [["a"]])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
+from metric_strategies import random_edge_text
 
 from monkeyeval.metrics.levenshtein import levenshtein, pairwise_levenshtein
-from metric_strategies import random_edge_text
 
 
 def reference_levenshtein(a: str, b: str) -> int:

@@ -163,7 +163,13 @@ def test_ocrbench_hme100k(prediction: str, golds: list[str], expected: float) ->
 @settings(max_examples=300, deadline=None)
 @given(prediction=edge_text, golds=st.lists(edge_text, min_size=1, max_size=3))
 def test_properties(prediction: str, golds: list[str]) -> None:
-    for fn in (exact_match_qwen, contains_match_monkey, contains_match_textmonkey, ocrbench, ocrbench_hme100k):
+    for fn in (
+        exact_match_qwen,
+        contains_match_monkey,
+        contains_match_textmonkey,
+        ocrbench,
+        ocrbench_hme100k,
+    ):
         assert fn(prediction, golds) in (0.0, 1.0)
     assert exact_match_qwen(prediction, [prediction]) == 1.0
     assert ocrbench(prediction, [prediction]) == 1.0

@@ -1,4 +1,4 @@
-"""Metric registry: built-in plugins, aliases, did-you-mean, duplicates, entry points, and the README table."""
+"""Metric registry: built-in plugins, aliases, did-you-mean, duplicates, entry points, README table."""
 
 from __future__ import annotations
 
@@ -49,7 +49,12 @@ def test_metric_metadata(registry) -> None:
     for metric in registry.all():
         assert metric.version == "1"
         assert metric.source and metric.description
-        expected = {"ocrbench": "sum", "ocrbench_hme100k": "sum", "cider_coco": "corpus", "cider_pretokenized": "corpus"}
+        expected = {
+            "ocrbench": "sum",
+            "ocrbench_hme100k": "sum",
+            "cider_coco": "corpus",
+            "cider_pretokenized": "corpus",
+        }
         assert metric.aggregation == expected.get(metric.name, "mean")
         if metric.name.startswith("anls_"):
             assert metric.batch is not None
@@ -68,7 +73,7 @@ def test_unknown_metric_did_you_mean(registry) -> None:
     message = str(caught.value)
     assert "Did you mean 'anls_docvqa'" in message
     assert "cider_pretokenized" in message and "vqa_score" in message
-    with pytest.raises(UnknownMetricError, match="unknown metric 'zzz'. Known"):
+    with pytest.raises(UnknownMetricError, match=r"unknown metric 'zzz'\. Known"):
         registry.get("zzz")
 
 
@@ -77,7 +82,9 @@ def test_score_samples_through_the_registry(registry) -> None:
     score, per = anls.score_samples(["pizzeria", "pizza"], [["pizzeria"], ["pizzeria"]])
     assert per == [1.0, 0.625] and score == 0.8125
     sqa = registry.get("scienceqa_mc_internvl")
-    score, per = sqa.score_samples(["B", "green"], [["B"], ["A"]], [{"options": ["x", "y"]}, {"options": {"A": "green"}}])
+    score, per = sqa.score_samples(
+        ["B", "green"], [["B"], ["A"]], [{"options": ["x", "y"]}, {"options": {"A": "green"}}]
+    )
     assert per == [1.0, 1.0]
     ocr = registry.get("ocrbench")
     total, per = ocr.score_samples(
@@ -99,7 +106,9 @@ def _write_plugin(folder: Path, stem: str, names: list[str]) -> None:
 def test_duplicate_names_across_plugins_name_both_sources(tmp_path: Path) -> None:
     _write_plugin(tmp_path, "one", ["dup"])
     _write_plugin(tmp_path, "two", ["dup"])
-    with pytest.raises(MetricRegistryError, match=r"'dup' is registered twice: by .*one\.py and by .*two\.py"):
+    with pytest.raises(
+        MetricRegistryError, match=r"'dup' is registered twice: by .*one\.py and by .*two\.py"
+    ):
         load_metric_registry(extra_plugins=False, plugin_dir=tmp_path)
 
 
@@ -122,9 +131,11 @@ def entry_point_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         textwrap.dedent(
             """
             from monkeyeval.metrics.base import Metric
-            SINGLE = Metric(name="ep_single", version="1", description="d", source="s", per_sample=lambda p, a: 1.0)
-            MANY = [Metric(name="ep_a", version="1", description="d", source="s", per_sample=lambda p, a: 1.0)]
-            CLASH = Metric(name="anls", version="1", description="d", source="s", per_sample=lambda p, a: 1.0)
+            def make(name):
+                return Metric(name=name, version="1", description="d", source="s", per_sample=len)
+            SINGLE = make("ep_single")
+            MANY = [make("ep_a")]
+            CLASH = make("anls")
             BAD = 42
             """
         ),
@@ -136,7 +147,8 @@ def entry_point_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, module: str, attrs: list[str]) -> None:
     points = [
-        importlib.metadata.EntryPoint(name=a.lower(), value=f"{module}:{a}", group="monkeyeval.metrics") for a in attrs
+        importlib.metadata.EntryPoint(name=a.lower(), value=f"{module}:{a}", group="monkeyeval.metrics")
+        for a in attrs
     ]
 
     def entry_points(group: str):
@@ -146,7 +158,9 @@ def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, module: str, attrs: list
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
 
 
-def test_entry_points_load_metrics_and_lists(monkeypatch: pytest.MonkeyPatch, entry_point_module: str) -> None:
+def test_entry_points_load_metrics_and_lists(
+    monkeypatch: pytest.MonkeyPatch, entry_point_module: str
+) -> None:
     _fake_entry_points(monkeypatch, entry_point_module, ["SINGLE", "MANY"])
     registry = load_metric_registry()
     assert {"ep_single", "ep_a"} <= set(registry.names())
@@ -154,9 +168,13 @@ def test_entry_points_load_metrics_and_lists(monkeypatch: pytest.MonkeyPatch, en
     assert "ep_single" not in load_metric_registry(extra_plugins=False).names()
 
 
-def test_entry_point_clashing_with_a_builtin_alias(monkeypatch: pytest.MonkeyPatch, entry_point_module: str) -> None:
+def test_entry_point_clashing_with_a_builtin_alias(
+    monkeypatch: pytest.MonkeyPatch, entry_point_module: str
+) -> None:
     _fake_entry_points(monkeypatch, entry_point_module, ["CLASH"])
-    with pytest.raises(MetricRegistryError, match=r"'anls' is registered twice: by .*anls\.py and by entry point"):
+    with pytest.raises(
+        MetricRegistryError, match=r"'anls' is registered twice: by .*anls\.py and by entry point"
+    ):
         load_metric_registry()
 
 

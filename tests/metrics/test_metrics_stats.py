@@ -57,7 +57,9 @@ def test_matches_a_plain_loop_with_the_same_generator() -> None:
     rng = np.random.Generator(np.random.PCG64(0))
     means = [values[rng.integers(0, 50, size=50)].mean() for _ in range(200)]
     low, high = bootstrap_ci(values, "mean", n_resamples=200)
-    assert low == pytest.approx(np.quantile(means, 0.025)) and high == pytest.approx(np.quantile(means, 0.975))
+    assert low == pytest.approx(np.quantile(means, 0.025)) and high == pytest.approx(
+        np.quantile(means, 0.975)
+    )
 
 
 def test_edge_cases() -> None:

@@ -73,8 +73,11 @@ def test_punctuation_table() -> None:
     ("raw", "expected"),
     [
         pytest.param("None of Them", "0 of them", id="lowercase-and-none-is-0"),
-        pytest.param("zero one two three four five six seven eight nine ten eleven", "0 1 2 3 4 5 6 7 8 9 10 eleven",
-                     id="number-words-zero-to-ten-only"),
+        pytest.param(
+            "zero one two three four five six seven eight nine ten eleven",
+            "0 1 2 3 4 5 6 7 8 9 10 eleven",
+            id="number-words-zero-to-ten-only",
+        ),
         pytest.param("the a an cat", "cat", id="articles-dropped"),
         pytest.param("a  b\tc\n", "b c", id="whitespace-split-and-single-spaces"),
         pytest.param("dont wont", "don't won't", id="contractions"),

@@ -14,7 +14,8 @@ import torch
 
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelInput
 from monkeyeval.models.minimonkey.adapter import MiniMonkeyAdapter, MiniMonkeyOptions, MiniMonkeyPayload
-from monkeyeval.prompts import get_profile
+from monkeyeval.models.minimonkey.template import answer_from_decoded
+from monkeyeval.prompts import MINIMONKEY_VQA_SUFFIX, get_profile
 from monkeyeval.types import Sample
 
 
@@ -47,17 +48,33 @@ def sample_for(fixture_dir: Path, case: dict[str, Any], index: int = 0) -> Sampl
 
 
 def prompt_for(case: dict[str, Any]) -> str:
-    """The prompt profile that reproduces the case's build_prompt output (MME has its own)."""
-    profile = "minimonkey_mme" if case["profile"] == "MME" else "minimonkey_vqa"
-    prompt = get_profile(profile).render(question=case["question"], image=case["image"])
-    assert prompt == case["final_question_text"], case["id"]
-    return prompt
+    """The text upstream passed to `chat` (`'<image>\n' + build_prompt`), which a prompt profile renders."""
+    return str(case["final_question_text"])
+
+
+def test_prompt_profiles_render_the_upstream_prompts(cases: list[dict[str, Any]]) -> None:
+    checked = 0
+    for case in cases:
+        if case["prompt"].endswith(MINIMONKEY_VQA_SUFFIX):
+            profile = "minimonkey_vqa"
+        elif case["dataset"] == "MME":
+            profile = "minimonkey_mme"
+        else:
+            continue
+        checked += 1
+        assert get_profile(profile).render(question=case["question"]) == case["final_question_text"], case[
+            "id"
+        ]
+    assert checked
 
 
 def test_detect_reads_the_architecture(fixture_dir: Path) -> None:
     config = json.loads((fixture_dir / "checkpoint" / "config.json").read_text())
     assert MiniMonkeyAdapter.detect(config)
-    remote = {"model_type": "internvl_chat", "auto_map": {"AutoModel": "modeling_minimonkey_chat.MiniMonkeyChatModel"}}
+    remote = {
+        "model_type": "internvl_chat",
+        "auto_map": {"AutoModel": "modeling_minimonkey_chat.MiniMonkeyChatModel"},
+    }
     assert MiniMonkeyAdapter.detect(remote)
     assert not MiniMonkeyAdapter.detect({**config, "architectures": ["InternVLChatModel"]})
     assert not MiniMonkeyAdapter.detect({"architectures": ["QWenLMHeadModel"], "model_type": "qwen"})
@@ -94,11 +111,15 @@ def test_command_line_options_override_the_task(adapter: MiniMonkeyAdapter, fixt
 def test_fingerprint_and_model_input_text(adapter: MiniMonkeyAdapter, fixture_dir: Path) -> None:
     adapter.configure_task({"tiles": "ChartQA"})
     first = adapter.fingerprint()
-    assert first["family"] == "minimonkey" and first["dtype"] == "float32" and first["pixel_dtype"] == "bfloat16"
+    assert (
+        first["family"] == "minimonkey" and first["dtype"] == "float32" and first["pixel_dtype"] == "bfloat16"
+    )
     assert (first["tiles"], first["msac_order"], first["use_scm"]) == ("ChartQA", "primary_first", False)
     assert len(first["checkpoint_sha256"]) == 64 and first["checkpoint"] == str(fixture_dir / "checkpoint")
     text = adapter.model_input_text("What is it?")
-    assert text.startswith("<|im_start|>system\n") and "<|im_start|>user\n<image>\nWhat is it?<|im_end|>" in text
+    assert (
+        text.startswith("<|im_start|>system\n") and "<|im_start|>user\n<image>\nWhat is it?<|im_end|>" in text
+    )
     assert text.endswith("<|im_start|>assistant\n")
 
 
@@ -119,11 +140,20 @@ def test_preprocessor_gives_upstream_ids_and_tiles(
 
 def test_missing_image_raises_in_the_worker(adapter: MiniMonkeyAdapter, fixture_dir: Path) -> None:
     missing = Sample(0, "x", "q", [], "nope.png", None, error="image nope.png not found under /data")
-    with pytest.raises(FileNotFoundError, match="nope.png not found"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.png not found"):
         adapter.preprocessor()(missing, "<image>\nq")
     absent = Sample(0, "x", "q", [], "nope.png", fixture_dir / "nope.png")
     with pytest.raises(FileNotFoundError):
         adapter.preprocessor()(absent, "<image>\nq")
+
+
+def test_answer_text_of_every_case(adapter: MiniMonkeyAdapter, cases: list[dict[str, Any]]) -> None:
+    """Upstream's decode (skip specials, with its leading BOS placeholder) then cut: the same answer text."""
+    for case in cases:
+        decoded = adapter.tokenizer.decode(case["generate_output_ids"], skip_special_tokens=True)
+        assert decoded == case["decoded_raw"], case["id"]
+        ours = adapter.tokenizer.decode(case["new_token_ids"], skip_special_tokens=True)
+        assert answer_from_decoded(ours) == case["answer"], case["id"]
 
 
 def test_batched_answers_match_upstream(
@@ -131,17 +161,30 @@ def test_batched_answers_match_upstream(
 ) -> None:
     """One left-padded batch per task setting (tile profile, SCM); answers and token counts as upstream.
 
-    A sample whose preprocessing failed (payload None) rides along and gets an empty answer.
+    Covers the settings of the eos case, of every SCM case and of the largest profile group that fits a
+    small prompt budget (the other cases' ids are checked in test_generation). A sample whose
+    preprocessing failed (payload None) rides along and gets an empty answer.
     """
     groups: dict[tuple[str, bool], list[dict[str, Any]]] = {}
     for case in cases:
         groups.setdefault((case["profile"], case["use_scm"]), []).append(case)
+    plain = [key for key in groups if not key[1] and not any(c["stopped_on_eos"] for c in groups[key])]
+    cheapest_plain = min(plain, key=lambda key: sum(c["seq_len"] for c in groups[key]))
+    chosen = [key for key in groups if key[1] or key == cheapest_plain] + [
+        key for key in groups if any(c["stopped_on_eos"] for c in groups[key])
+    ]
+    assert len(groups[cheapest_plain]) > 1
     max_new_tokens = cases[0]["generation_config"]["max_new_tokens"]
-    for (profile, use_scm), group in groups.items():
+    for profile, use_scm in dict.fromkeys(chosen):
+        group = groups[(profile, use_scm)]
         adapter.configure_task({"tiles": profile, "use_scm": use_scm})
         preprocess = adapter.preprocessor()
         batch = [
-            ModelInput(sample_for(fixture_dir, c), prompt_for(c), preprocess(sample_for(fixture_dir, c), prompt_for(c)))
+            ModelInput(
+                sample_for(fixture_dir, c),
+                prompt_for(c),
+                preprocess(sample_for(fixture_dir, c), prompt_for(c)),
+            )
             for c in group
         ]
         failed = ModelInput(sample_for(fixture_dir, group[0]), prompt_for(group[0]), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from monkeyeval.models.minimonkey.generate import GenerationRequest, GreedySetti
 from monkeyeval.models.minimonkey.model import MiniMonkeyForCausalLM
 from monkeyeval.models.minimonkey.msac import TILE_BUDGETS, MiniMonkeyImagePreprocessor
 
+VIT_TOL = 1e-5
 LOGIT_TOL = 1e-4
 
 
@@ -87,11 +89,20 @@ def check_against_fixture(result: Any, case: dict[str, Any], arrays: Any) -> Non
 def test_every_case_alone(
     model: MiniMonkeyForCausalLM, fixture_dir: Path, cases: list[dict[str, Any]], settings: GreedySettings
 ) -> None:
-    """Image -> MSAC -> ViT -> LM -> greedy ids, eos stop and every step's logits, as upstream (with SCM)."""
+    """Image -> MSAC -> ViT (vit_embeds within 1e-5) -> LM -> greedy ids, eos stop and every step's logits
+    (the first is the first-step logits) as upstream, SCM cases included."""
     assert any(c["use_scm"] for c in cases) and any(c["stopped_on_eos"] for c in cases)
     for case in cases:
-        [result] = greedy_generate(model, [request_for(fixture_dir, case)], settings)
-        check_against_fixture(result, case, np.load(fixture_dir / case["arrays_file"]))
+        arrays = np.load(fixture_dir / case["arrays_file"])
+        request = request_for(fixture_dir, case)
+        assert request.pixel_values is not None
+        assert list(request.pixel_values.shape) == case["pixel_shape"], case["id"]
+        with torch.inference_mode():
+            features = model.extract_feature(request.pixel_values)
+        expected = torch.from_numpy(arrays["vit_embeds"])
+        torch.testing.assert_close(features, expected, atol=VIT_TOL, rtol=0, msg=labelled(case["id"]))
+        [result] = greedy_generate(model, [replace(request, image_features=features)], settings)
+        check_against_fixture(result, case, arrays)
 
 
 def test_left_padded_batch_matches_each_case_alone(

@@ -98,21 +98,18 @@ def test_vision_intermediates(model: MiniMonkeyForCausalLM, fixture_dir: Path) -
     )
 
 
-def test_vision_embeddings_of_every_case(model: MiniMonkeyForCausalLM, fixture_dir: Path) -> None:
-    """MSAC tiles (bf16, as generate_v2) -> extract_feature equals the fixture's vit_embeds, every case."""
-    for case in generation_cases(fixture_dir):
-        pixels = pixels_for(fixture_dir, case)
-        assert list(pixels.shape) == case["pixel_shape"], case["id"]
-        with torch.no_grad():
-            vit_embeds = model.extract_feature(pixels)
-        expected = torch.from_numpy(case_arrays(fixture_dir, case)["vit_embeds"])
-        torch.testing.assert_close(vit_embeds, expected, atol=VIT_TOL, rtol=0, msg=labelled(case["id"]))
-
-
-def test_first_step_logits_of_every_case(model: MiniMonkeyForCausalLM, fixture_dir: Path) -> None:
-    """Fixture vit_embeds + input ids -> the first forward's last-position logits (after SCM when on)."""
+def test_first_step_logits_in_isolation(model: MiniMonkeyForCausalLM, fixture_dir: Path) -> None:
+    """The LM alone: fixture vit_embeds + input ids -> first-forward logits (after SCM when on), for the
+    case with stored decoder-layer outputs and every SCM case. (Every case's vit_embeds and first-step
+    logits are checked from the image in test_generation.)"""
     img_context_id = special_id(fixture_dir, "<IMG_CONTEXT>")
-    for case in generation_cases(fixture_dir):
+    chosen = [
+        case
+        for case in generation_cases(fixture_dir)
+        if case["use_scm"] or "inter_llm_positions" in case_arrays(fixture_dir, case)
+    ]
+    assert any(case["use_scm"] for case in chosen) and any(not case["use_scm"] for case in chosen)
+    for case in chosen:
         check_first_step(model, case, case_arrays(fixture_dir, case), img_context_id)
 
 

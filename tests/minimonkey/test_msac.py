@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 from collections import defaultdict
 from pathlib import Path
@@ -30,16 +31,23 @@ from monkeyeval.models.minimonkey.msac import (
     secondary_candidates,
     tiles_to_uint8,
 )
-from tests.conftest import parity_root
 
 
 def _sha256(array: np.ndarray | torch.Tensor) -> str:
     data = array.numpy() if isinstance(array, torch.Tensor) else array
-    return hashlib.sha256(memoryview(np.ascontiguousarray(data)).cast("B")).hexdigest()
+    contiguous = np.ascontiguousarray(data)
+    return hashlib.sha256(contiguous.data.cast("B")).hexdigest()
 
 
 def _cases_by_image() -> dict[str, list[dict[str, Any]]]:
-    path = parity_root() / "minimonkey" / "preprocess" / "cases.jsonl"
+    """The fixture cases grouped by image, read at collection time (same lookup as conftest's parity_dir)."""
+    env = os.environ.get("MONKEYEVAL_PARITY_FIXTURES")
+    root = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "parity"
+    path = root / "minimonkey" / "preprocess" / "cases.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: set MONKEYEVAL_PARITY_FIXTURES to the parity fixture folder"
+        )
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -49,6 +57,18 @@ def _cases_by_image() -> dict[str, list[dict[str, Any]]]:
 
 
 CASES_BY_IMAGE = _cases_by_image()
+# Whole-tensor float32/bf16 hashes: one case per image, profiles rotating (the sweep checks every uint8 tile).
+FULL_TENSOR_IDS = {
+    cases[index % len(cases)]["id"] for index, (_, cases) in enumerate(sorted(CASES_BY_IMAGE.items()))
+}
+# Through the worker callable: 1x1 primary grid, MMMU upscale, RGBA, palette and grey images.
+PREPROCESSOR_CASE_IDS = [
+    "img00_tiny20__DocVQA",
+    "img05_3000x1000__MMMU",
+    "img20_rgba500x375__MME",
+    "img21_pal800x600__InfoVQA",
+    "img19_gray640x480__OCRBench",
+]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +77,9 @@ def fixture_dir(parity_dir: Path) -> Path:
 
 
 def _budget(case: dict[str, Any]) -> TileBudget:
-    return TileBudget(case["min_num1"], case["max_num1"], case["min_num2"], case["max_num2"], case["upscale_2x_bilinear"])
+    return TileBudget(
+        case["min_num1"], case["max_num1"], case["min_num2"], case["max_num2"], case["upscale_2x_bilinear"]
+    )
 
 
 def test_fixture_has_every_case() -> None:
@@ -96,12 +118,23 @@ def test_every_case_grids_order_and_uint8_tiles(fixture_dir: Path, image_name: s
         assert len(candidate_grids(budget.min_num1, budget.max_num1)) == primary["n_candidates"]
         survivors = secondary_candidates(budget.min_num2, budget.max_num2, result.grid)
         assert [list(grid) for grid in survivors] == secondary["candidates_after_filter"], case["id"]
-        assert result.secondary_grid is not None and list(result.secondary_grid) == secondary["grid"], case["id"]
+        assert result.secondary_grid is not None and list(result.secondary_grid) == secondary["grid"], case[
+            "id"
+        ]
         assert len(result.tiles) == case["num_tiles"] == case["pixel_shape"][0], case["id"]
         expected_roles = [role.split(" ")[0] for role in case["tile_roles"]]
         assert result.roles == expected_roles, case["id"]
         tiles = tiles_to_uint8(result.tiles)
-        assert [_sha256(tile) for tile in tiles] == [tile["sha256_uint8_hwc"] for tile in case["tiles"]], case["id"]
+        assert [_sha256(tile) for tile in tiles] == [tile["sha256_uint8_hwc"] for tile in case["tiles"]], (
+            case["id"]
+        )
+        stored = fixture_dir / "preprocess" / "tensors" / f"{case['id']}.uint8.npz"
+        if stored.is_file():
+            assert np.array_equal(tiles, np.load(stored)["tiles_uint8_nhwc"]), case["id"]
+        if case["id"] in FULL_TENSOR_IDS:
+            pixels = normalise_uint8(tiles)
+            assert _sha256(pixels) == case["sha256_float32"], case["id"]
+            assert _sha256(pixels.to(torch.bfloat16).view(torch.int16)) == case["sha256_bf16"], case["id"]
 
 
 def test_normalisation_is_bit_exact_for_every_level(fixture_dir: Path) -> None:
@@ -115,22 +148,11 @@ def test_normalisation_is_bit_exact_for_every_level(fixture_dir: Path) -> None:
     assert np.array_equal(pixels.numpy().view(np.uint32), expected.view(np.uint32))
 
 
-def test_stored_tile_tensors(fixture_dir: Path) -> None:
-    cases = {case["id"]: case for cases in CASES_BY_IMAGE.values() for case in cases}
-    stored = sorted((fixture_dir / "preprocess" / "tensors").glob("*.uint8.npz"))
-    assert len(stored) == 8
-    for path in stored:
-        case = cases[path.name.removesuffix(".uint8.npz")]
-        result = msac_tiles(load_rgb(fixture_dir / case["image"]), _budget(case))
-        assert np.array_equal(tiles_to_uint8(result.tiles), np.load(path)["tiles_uint8_nhwc"]), case["id"]
-
-
-# One case per image (profiles rotate), whole-tensor float32 and bf16 hashes through the worker callable.
-FULL_TENSOR_CASES = [cases[index % len(cases)] for index, (_, cases) in enumerate(sorted(CASES_BY_IMAGE.items()))]
-
-
-@pytest.mark.parametrize("case", FULL_TENSOR_CASES, ids=[case["id"] for case in FULL_TENSOR_CASES])
-def test_preprocessor_whole_tensor_hashes(fixture_dir: Path, case: dict[str, Any]) -> None:
+@pytest.mark.parametrize("case_id", PREPROCESSOR_CASE_IDS)
+def test_preprocessor_end_to_end(fixture_dir: Path, case_id: str) -> None:
+    """The picklable worker callable, from the file path to the float32 tensor (and the bf16 that upstream
+    feeds the model)."""
+    case = next(case for cases in CASES_BY_IMAGE.values() for case in cases if case["id"] == case_id)
     preprocessor = MiniMonkeyImagePreprocessor(TILE_BUDGETS[case["profile"]], "primary_first")
     pixels, grid = pickle.loads(pickle.dumps(preprocessor))(fixture_dir / case["image"])
     assert list(grid) == case["primary"]["grid"]
@@ -161,7 +183,7 @@ def test_dynamic_preprocess_tiles_row_major_with_thumbnail() -> None:
     single, grid = dynamic_preprocess(image, 1, 1)
     assert grid == (1, 1) and len(single) == 1  # no thumbnail for a single tile
     filtered, grid = dynamic_preprocess(image, 1, 4, prior=(2, 1))
-    assert grid not in [(1, 1), (2, 1)]
+    assert grid not in [(1, 1), (2, 1)] and len(filtered) == grid[0] * grid[1] + 1
 
 
 def test_one_by_one_primary_grid_moves_the_tile_last_and_orders_differ() -> None:
@@ -209,6 +231,8 @@ def test_budget_parsing_and_validation() -> None:
     assert resolve_tile_budget("4-12,1-3") == TileBudget(4, 12, 1, 3)
     assert resolve_tile_budget(TILE_BUDGETS["DocVQA"]) is TILE_BUDGETS["DocVQA"]
     assert budget_profile_for_dataset("TextVQA_VAL") == "default"
+    assert budget_profile_for_dataset("MMMU_TEST") == "default"  # the upscale is for MMMU_DEV_VAL only
+    assert budget_profile_for_dataset("OCRBench") == "OCRBench"
     with pytest.raises(ValueError, match="unknown Mini-Monkey tile budget"):
         resolve_tile_budget("NoSuchProfile")
     with pytest.raises(ValueError, match="min_num1"):

@@ -83,11 +83,17 @@ def test_system_message_is_the_internvl_default(fixture_dir: Path) -> None:
 def test_build_query_layout_and_overrides() -> None:
     query = build_query("Q?", 2, system_message="SYS", num_image_token=3)
     span = "<img>" + "<IMG_CONTEXT>" * 6 + "</img>"
-    assert query == f"<|im_start|>system\nSYS<|im_end|><|im_start|>user\n{span}\nQ?<|im_end|><|im_start|>assistant\n"
+    assert (
+        query
+        == f"<|im_start|>system\nSYS<|im_end|><|im_start|>user\n{span}\nQ?<|im_end|><|im_start|>assistant\n"
+    )
     # an explicit <image> keeps its place; only the first one is expanded
     query = build_query("Look: <image> and <image>", 1, num_image_token=1)
     assert "user\nLook: <img><IMG_CONTEXT></img> and <image><|im_end|>" in query
-    assert build_query("Q", 0, system_message="") == "<|im_start|>system\n<|im_end|><|im_start|>user\nQ<|im_end|><|im_start|>assistant\n"
+    assert (
+        build_query("Q", 0, system_message="")
+        == "<|im_start|>system\n<|im_end|><|im_start|>user\nQ<|im_end|><|im_start|>assistant\n"
+    )
     with pytest.raises(ValueError):
         build_query("Q", -1)
 

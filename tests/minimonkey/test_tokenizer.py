@@ -58,11 +58,15 @@ def test_decode_matches_probe(tokenizer: InternLM2Tokenizer, probe: dict[str, An
         assert tokenizer.decode(ids) == case["decode_keep_special"], case["text"]
 
 
-def test_decode_of_byte_fallback_and_special_ids(tokenizer: InternLM2Tokenizer, probe: dict[str, Any]) -> None:
+def test_decode_of_byte_fallback_and_special_ids(
+    tokenizer: InternLM2Tokenizer, probe: dict[str, Any]
+) -> None:
     cases = probe["decode"]
     assert cases
     for case in cases:
-        assert tokenizer.decode(case["ids"], skip_special_tokens=True) == case["decode_skip_special"], case["ids"]
+        assert tokenizer.decode(case["ids"], skip_special_tokens=True) == case["decode_skip_special"], case[
+            "ids"
+        ]
     batch = tokenizer.batch_decode([case["ids"] for case in cases], skip_special_tokens=True)
     assert batch == [case["batch_decode_skip_special"] for case in cases]
 
@@ -87,8 +91,13 @@ def test_batch_encode_left_pads(tokenizer: InternLM2Tokenizer) -> None:
         tokenizer.batch_encode([])
 
 
-def test_pickle_round_trip(tokenizer: InternLM2Tokenizer, probe: dict[str, Any]) -> None:
-    clone = pickle.loads(pickle.dumps(tokenizer))
+def test_pickle_round_trip(fixture_dir: Path, tmp_path: Path, probe: dict[str, Any]) -> None:
+    """Workers unpickle the tokenizer; the SentencePiece model travels by value (the file may be gone)."""
+    for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"):
+        shutil.copy(fixture_dir / "checkpoint" / name, tmp_path / name)
+    data = pickle.dumps(InternLM2Tokenizer.from_pretrained(tmp_path))
+    (tmp_path / "tokenizer.model").unlink()
+    clone = pickle.loads(data)
     case = probe["encode"][0]
     assert clone.encode(case["text"]) == case["input_ids"]
     assert clone.decode(case["input_ids"]) == case["decode_keep_special"]
@@ -107,8 +116,22 @@ def test_loads_without_added_tokens_decoder(fixture_dir: Path, tmp_path: Path, p
         assert tokenizer.decode(case["input_ids"]) == case["decode_keep_special"]
 
 
+def test_added_token_strip_flags_are_honoured(fixture_dir: Path, tmp_path: Path) -> None:
+    """An added token declared with rstrip/lstrip swallows the whitespace beside it (HF slow tokenize)."""
+    for name in ("tokenizer.model", "special_tokens_map.json", "added_tokens.json"):
+        shutil.copy(fixture_dir / "checkpoint" / name, tmp_path / name)
+    config = json.loads((fixture_dir / "checkpoint" / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["added_tokens_decoder"]["998"]["rstrip"] = True
+    config["added_tokens_decoder"]["1000"]["lstrip"] = True
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    stripping = InternLM2Tokenizer.from_pretrained(tmp_path)
+    plain = InternLM2Tokenizer.from_pretrained(fixture_dir / "checkpoint")
+    assert stripping.encode("a <|im_end|>  \nb  <img>") == plain.encode("a <|im_end|>b<img>")
+    assert plain.encode("a <|im_end|>  \nb  <img>") != plain.encode("a <|im_end|>b<img>")
+
+
 def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="tokenizer.model"):
+    with pytest.raises(FileNotFoundError, match=r"tokenizer\.model"):
         InternLM2Tokenizer.from_pretrained(tmp_path)
 
 

@@ -228,3 +228,18 @@ def test_payload_none_rows_get_empty_generations(monkey_adapter: MonkeyAdapter) 
     sample = Sample(0, "x", "q", [], "a.png", None, error="missing")
     out = monkey_adapter.generate([ModelInput(sample, "q", None)], DecodeSettings(max_new_tokens=4))
     assert [(g.text, g.n_new_tokens) for g in out] == [("", 0)]
+
+
+def test_bf16_load_runs_in_bf16(parity_dir: Path) -> None:
+    """--dtype bf16 (the GPU default for bf16 configs) casts every weight and still generates."""
+    folder = parity_dir / "monkey"
+    adapter = MonkeyAdapter.load(LoadOptions(checkpoint=str(folder / "checkpoint"), dtype="bf16"))
+    assert {p.dtype for p in adapter.model.parameters()} == {torch.bfloat16}
+    assert adapter.fingerprint()["dtype"] == "bfloat16"
+    case = read_cases(folder)[1]
+    sample = sample_for(folder, case)
+    payload = adapter.preprocessor()(sample, case["prompt"])
+    (generation,) = adapter.generate(
+        [ModelInput(sample, case["prompt"], payload)], DecodeSettings(max_new_tokens=3)
+    )
+    assert 1 <= generation.n_new_tokens <= 3

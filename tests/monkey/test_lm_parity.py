@@ -155,3 +155,21 @@ def test_strict_loading_fails_loudly(parity_dir: Path, tmp_path: Path, family: s
     assert ADAPTERS[family].detect(config)
     with pytest.raises(CheckpointError, match=pattern):
         ADAPTERS[family].load(LoadOptions(checkpoint=str(target)))
+
+
+def test_recomputed_upstream_constants_are_ignored(parity_dir: Path, tmp_path: Path) -> None:
+    """masked_bias / rotary inv_freq tensors (older QWen saves) are recomputed constants: accepted."""
+    from safetensors.torch import load_file, save_file
+
+    from monkeyeval.models.monkey.model import MonkeyForCausalLM
+
+    source = parity_dir / "monkey" / "checkpoint"
+    target = copy_checkpoint(source, tmp_path / "ckpt")
+    state = load_file(str(source / "model.safetensors"))
+    state["transformer.h.0.attn.masked_bias"] = torch.tensor(-1e4)
+    state["transformer.h.1.attn.rotary_emb.inv_freq"] = torch.ones(32)
+    save_file(state, str(target / "model.safetensors"))
+    config = json.loads((target / "config.json").read_text())
+    model = MonkeyForCausalLM(config)
+    model.load_checkpoint_weights(target)
+    torch.testing.assert_close(model.lm_head.weight, state["lm_head.weight"])

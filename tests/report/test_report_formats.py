@@ -79,6 +79,9 @@ def test_markdown_table_shape_and_cells(board: Leaderboard) -> None:
     assert rows["A"][4] == "806 n=1000"
     assert rows["B|<script>"][1].startswith("incomplete 1/2")
     assert "## Health" in text and "## Skipped files" in text and "broken" in text
+    runs = {tuple(cells[:2]): cells for cells in map(_md_cells, tables[3][2:])}  # leaderboard, groups, health
+    assert runs[("A", "docvqa")][2:5] == ["/ckpt/A", "", "bfloat16"]  # checkpoint, (no sha), dtype
+    assert runs[("A", "docvqa")][-3] == "b" * 12  # prompt hash, shortened
 
 
 def test_csv_parses_to_the_same_numbers(board: Leaderboard) -> None:

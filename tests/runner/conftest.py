@@ -16,7 +16,7 @@ def tiny_task(tmp_path: Path) -> Callable[..., TinyTask]:
     counter = iter(range(1000))
 
     def build(**kwargs: object) -> TinyTask:
-        return make_tiny_task(tmp_path / f"task{next(counter)}", **kwargs)  # type: ignore[arg-type]
+        return make_tiny_task(tmp_path / f"task{next(counter)}", **kwargs)
 
     return build
 
@@ -34,5 +34,3 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No dependence on the developer's task path / data root; no torchrun variables leaking in."""
     for name in ("MONKEYEVAL_TASKS_PATH", "MONKEYEVAL_DATA", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
-
-

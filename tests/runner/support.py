@@ -14,7 +14,20 @@ TESTS_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = TESTS_DIR.parent
 DEMO_CHECKPOINT = REPO_ROOT / "demo" / "checkpoint"
 
-WORDS = ("apple", "river", "stone", "cloud", "maple", "tiger", "piano", "lemon", "ocean", "amber", "delta", "frost")
+WORDS = (
+    "apple",
+    "river",
+    "stone",
+    "cloud",
+    "maple",
+    "tiger",
+    "piano",
+    "lemon",
+    "ocean",
+    "amber",
+    "delta",
+    "frost",
+)
 
 
 @dataclass
@@ -58,9 +71,13 @@ def make_tiny_task(
         elif i in escaping:
             image = "../outside.png"
         elif i not in missing:
-            Image.new("RGB", (16, 12), (i * 20 % 256, 255 - i * 7 % 256, i * 3 % 256)).save(image_root / image)
+            Image.new("RGB", (16, 12), (i * 20 % 256, 255 - i * 7 % 256, i * 3 % 256)).save(
+                image_root / image
+            )
         word = WORDS[i % len(WORDS)]
-        lines.append(json.dumps({"question_id": f"q{i}", "image": image, "question": f"word {i}?", "answer": word}))
+        lines.append(
+            json.dumps({"question_id": f"q{i}", "image": image, "question": f"word {i}?", "answer": word})
+        )
         if i in malformed_after:
             lines.append("{this is not json")
     jsonl = tasks_dir / "data" / f"{name}.jsonl"
@@ -97,5 +114,62 @@ def monkeyeval_cmd(*args: str) -> list[str]:
 def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run monkeyeval in a subprocess and capture its output."""
     return subprocess.run(
-        monkeyeval_cmd(*args), env=subprocess_env(), capture_output=True, text=True, timeout=timeout, check=False
+        monkeyeval_cmd(*args),
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
+
+
+def start_cli(*args: str, torchrun_nproc: int | None = None) -> subprocess.Popen[str]:
+    """Start monkeyeval (optionally under `python -m torch.distributed.run`) in its own process group."""
+    argv = monkeyeval_cmd(*args)
+    if torchrun_nproc is not None:
+        argv = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={torchrun_nproc}",
+            "-m",
+            "monkeyeval",
+            *args,
+        ]
+    return subprocess.Popen(
+        argv,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def count_part_lines(run_dir: Path) -> int:
+    """Complete lines over every part file of a run folder."""
+    parts = run_dir / "parts"
+    if not parts.is_dir():
+        return 0
+    return sum(p.read_bytes().count(b"\n") for p in parts.glob("*.jsonl"))
+
+
+def kill_after_lines(process: subprocess.Popen[str], run_dir: Path, lines: int, timeout: float = 180) -> int:
+    """SIGKILL the process group once the parts hold `lines` lines; returns the count seen at kill time."""
+    import contextlib
+    import os
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        seen = count_part_lines(run_dir)
+        if seen >= lines or process.poll() is not None:
+            break
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    return seen

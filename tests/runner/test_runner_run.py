@@ -1,4 +1,4 @@
-"""`monkeyeval run` end to end in-process with the fake adapter: layout, health, resume rules, shards, replay."""
+"""`monkeyeval run` in-process with the fake adapter: layout, health, resume rules, shards, replay."""
 
 from __future__ import annotations
 
@@ -23,8 +23,19 @@ def invoke(*args: str) -> tuple[int, str]:
 
 def run_fake(task: TinyTask, ckpt: Path, results: Path, *extra: str) -> tuple[int, str]:
     return invoke(
-        "run", *task.args(), "--ckpt", str(ckpt), "--model", SPEC, "--results", str(results),
-        "--model-name", "fake", "--num-workers", "0", *extra,
+        "run",
+        *task.args(),
+        "--ckpt",
+        str(ckpt),
+        "--model",
+        SPEC,
+        "--results",
+        str(results),
+        "--model-name",
+        "fake",
+        "--num-workers",
+        "0",
+        *extra,
     )
 
 
@@ -37,7 +48,9 @@ def scores(results: Path, task: str = "tiny") -> dict:
     return json.loads((results / "fake" / task / "scores.json").read_text(encoding="utf-8"))
 
 
-def test_run_writes_ordered_scored_predictions(tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path):
+def test_run_writes_ordered_scored_predictions(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
     task = tiny_task(n=10)
     code, out = run_fake(task, fake_ckpt, tmp_path / "results", "--batch-size", "3", "--num-workers", "2")
     assert code == 0, out
@@ -58,7 +71,9 @@ def test_run_writes_ordered_scored_predictions(tiny_task: Callable[..., TinyTask
     assert "exact_match_qwen" in out and "tiny" in out
 
 
-def test_bad_inputs_are_per_sample_errors(tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path):
+def test_bad_inputs_are_per_sample_errors(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
     task = tiny_task(n=8, corrupt=(1,), missing=(2,), escaping=(3,), malformed_after=(4,))
     code, out = run_fake(task, fake_ckpt, tmp_path / "results", "--batch-size", "4")
     assert code == 0, out
@@ -82,7 +97,9 @@ def test_empty_dataset_is_a_clear_error(tiny_task: Callable[..., TinyTask], fake
     assert "no valid samples" in out and str(task.jsonl) in out
 
 
-def test_health_counts_truncated_and_empty(tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path):
+def test_health_counts_truncated_and_empty(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
     task = tiny_task(n=6)
     code, out = run_fake(task, fake_ckpt, tmp_path / "results", "--max-new-tokens", "5")
     assert code == 0, out
@@ -117,7 +134,9 @@ def test_resume_skips_done_samples_and_refuses_changed_decoding(
     assert (results / "fake" / "tiny" / "predictions.jsonl").read_bytes() == full
 
 
-def test_rerun_of_finished_run_changes_nothing(tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path):
+def test_rerun_of_finished_run_changes_nothing(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
     task = tiny_task(n=5)
     results = tmp_path / "results"
     assert run_fake(task, fake_ckpt, results)[0] == 0
@@ -186,8 +205,16 @@ def test_replay_adapter_rescores_a_predictions_file(
     replay_file = tmp_path / "replay.jsonl"
     replay_file.write_text("\n".join(lines[:4] + lines[5:]) + "\n", encoding="utf-8")  # drop id q4
     code, out = invoke(
-        "run", *task.args(), "--ckpt", str(replay_file), "--results", str(tmp_path / "b"),
-        "--model-name", "fake", "--num-workers", "0",
+        "run",
+        *task.args(),
+        "--ckpt",
+        str(replay_file),
+        "--results",
+        str(tmp_path / "b"),
+        "--model-name",
+        "fake",
+        "--num-workers",
+        "0",
     )
     assert code == 0, out
     rows = predictions(tmp_path / "b")
@@ -216,8 +243,15 @@ def test_model_option_and_prompt_profile_reach_the_adapter(
 ):
     task = tiny_task(n=4)
     code, out = run_fake(
-        task, fake_ckpt, tmp_path / "r", "--prompt-profile", "monkey_vqa", "--model-option", "batch_sensitive=true",
-        "--batch-size", "4",
+        task,
+        fake_ckpt,
+        tmp_path / "r",
+        "--prompt-profile",
+        "monkey_vqa",
+        "--model-option",
+        "batch_sensitive=true",
+        "--batch-size",
+        "4",
     )
     assert code == 0, out
     rows = predictions(tmp_path / "r")

@@ -139,6 +139,7 @@ def test_score_demo_with_cli_runner(runner, tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert "anls_docvqa" in result.output and f"missing={counts['missing']}" in result.output
+    assert f"{counts['missing']} dataset ids had no prediction and were scored 0 (first: '5'" in result.output
     scores = check_scores(tmp_path / "res", anls, em, counts)
     assert scores["fingerprint"]["model"]["family"] == "external"
 
@@ -165,6 +166,7 @@ def test_missing_fail_exits_1(runner, tmp_path):
         ),
         (["{broken"], "bad lines"),
         (['{"id": 1}'], "expected {"),
+        (['{"id": 1, "prediction": "x", "n_new_tokens": "5"}'], "'n_new_tokens' must be an integer"),
     ],
 )
 def test_bad_predictions_exit_2(runner, tmp_path, extra_lines, expect):
@@ -208,6 +210,8 @@ def test_tasks_and_metrics_listing(runner):
         assert expected in result.output
     grouped = runner.invoke(build_app(), ["tasks", "--group", "ocrbench"], env={"COLUMNS": "200"})
     assert grouped.exit_code == 0 and "1 tasks" in grouped.output and "estvqa_test" not in grouped.output
+    unknown = runner.invoke(build_app(), ["tasks", "--group", "monky_paper"], env={"COLUMNS": "200"})
+    assert unknown.exit_code == 2 and "monkey_paper" in unknown.output
     metrics = runner.invoke(build_app(), ["metrics"], env={"COLUMNS": "200"})
     assert metrics.exit_code == 0
     assert "contains_match_textmonkey" in metrics.output and "sum" in metrics.output

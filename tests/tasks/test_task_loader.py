@@ -304,3 +304,9 @@ def test_bad_relative_to(write, metrics):
 def test_absolute_paths_kept(write, metrics, tmp_path):
     path = write("t.yaml", MINIMAL.replace("data/t1.jsonl", str(tmp_path / "abs.jsonl")))
     assert load(path, metrics, root=tmp_path / "x").dataset.jsonl == tmp_path / "abs.jsonl"
+
+
+def test_yaml_aliases_are_refused(write, metrics):
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
+    message = error_of(write("t.yaml", MINIMAL + "metadata:\n  " + bomb.replace("\n", "\n  ")), metrics)
+    assert "anchors and aliases" in message and "include" in message

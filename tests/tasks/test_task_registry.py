@@ -22,6 +22,7 @@ def two_dirs(write, tmp_path):
     write("one/a.yaml", task_yaml("task_a", "grp"))
     write("one/nested/b.yaml", task_yaml("task_b", "grp"))
     write("one/_template.yaml", "this: is not a task\n")
+    write("one/.ipynb_checkpoints/a-checkpoint.yaml", task_yaml("task_a", "grp"))
     write("two/c.yml", task_yaml("task_c", "other"))
     return tmp_path / "one", tmp_path / "two"
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import PIL
 import torch
 
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
@@ -248,5 +249,6 @@ class MiniMonkeyAdapter(ModelAdapter):
             "tile_budget": asdict(self.options.budget),
             "msac_order": self.options.order,
             "use_scm": self.options.use_scm,
+            "pillow": PIL.__version__,  # MSAC tiles are bit-exact to upstream with Pillow < 13 only
             "family_options": dict(self.load_options.family_options),
         }

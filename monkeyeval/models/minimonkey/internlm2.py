@@ -161,7 +161,9 @@ class RowCache:
         keys, values = self.cache.keys[layer], self.cache.values[layer]
         keys[self.row : self.row + 1, :, begin:end] = key
         values[self.row : self.row + 1, :, begin:end] = value
-        return keys[self.row : self.row + 1, :, self.start : end], values[self.row : self.row + 1, :, self.start : end]
+        return keys[self.row : self.row + 1, :, self.start : end], values[
+            self.row : self.row + 1, :, self.start : end
+        ]
 
 
 @dataclass

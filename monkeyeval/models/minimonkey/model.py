@@ -26,7 +26,14 @@ from monkeyeval.models.weights import CheckpointError, load_strict, read_state_d
 ARCHITECTURE = "MiniMonkeyChatModel"
 MODEL_TYPE = "internvl_chat"
 SCM_KEEP_RATIO = 0.5
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ def pixel_shuffle_v2(tokens: torch.Tensor) -> torch.Tensor:
 
 
 def resolve_dtype(name: str, device: str) -> torch.dtype:
-    """'auto' = bfloat16 on a GPU, float32 on the CPU; else one of float32 / bfloat16 / float16."""
+    """'auto' = bfloat16 on a GPU, float32 on the CPU; else fp32 / bf16 / fp16 (or the long names)."""
     if name == "auto":
         return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
     if name not in DTYPES:

@@ -69,7 +69,7 @@ TILE_BUDGETS: Mapping[str, TileBudget] = MappingProxyType(
         "MMMU": TileBudget(12, 24, 3, 5, upscale_2x=True),
         "OCRBench_MultimodalOCR": TileBudget(12, 24, 3, 11),
         "MultimodalOCR": TileBudget(12, 24, 3, 11),
-        # Upstream VLMEvalKit `vlmeval/vlm/minimonkey.py` (not the README path; use with order secondary_first).
+        # Upstream VLMEvalKit `vlmeval/vlm/minimonkey.py` (not the README path; pair with secondary_first).
         "VLMEvalKit_upstream": TileBudget(4, 12, 3, 7),
     }
 )
@@ -83,7 +83,7 @@ _DATASET_MATCHES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("CCBench",), "CCBench"),
     (("RealWorldQA",), "RealWorldQA"),
     (("MME", "HallusionBench", "POPE"), "MME"),
-    (("MMMU",), "MMMU"),
+    (("MMMU_DEV_VAL",), "MMMU"),  # default budget; upstream upscales only for MMMU_DEV_VAL
 )
 
 _BUDGET_SPEC = re.compile(r"^\s*(\d+)\s*[-:]\s*(\d+)\s*[,/]\s*(\d+)\s*[-:]\s*(\d+)\s*$")
@@ -98,7 +98,7 @@ def budget_profile_for_dataset(dataset: str) -> str:
 
 
 def resolve_tile_budget(spec: str | TileBudget) -> TileBudget:
-    """A budget from a profile name (`TILE_BUDGETS`) or an explicit `"min1-max1,min2-max2"` (e.g. `"4-12,1-3"`)."""
+    """A budget from a profile name (`TILE_BUDGETS`) or an explicit `"min1-max1,min2-max2"` ("4-12,1-3")."""
     if isinstance(spec, TileBudget):
         return spec
     if spec in TILE_BUDGETS:
@@ -129,7 +129,8 @@ def candidate_grids(min_num: int, max_num: int) -> list[Grid]:
     """All grids (i, j) with min_num <= i*j <= max_num, in upstream order.
 
     Upstream builds a Python set (inserting n = min..max, i = 1..n, j = 1..n) and stable-sorts it by i*j, so
-    the order within one product is CPython's set-iteration order. Building the set the same way reproduces it.
+    the order within one product is CPython's set-iteration order; building the set the same way reproduces
+    it.
     """
     grids: set[Grid] = set()
     for n in range(min_num, max_num + 1):
@@ -257,7 +258,9 @@ def msac_tiles(
         primary_tiles, primary_roles = _grid_tiles(primary, primary_roles)
         tiles = secondary[:-1] + primary_tiles + secondary[-1:]
         roles = secondary_roles[:-1] + primary_roles + secondary_roles[-1:]
-    return MsacResult(tiles=tiles, grid=grid, secondary_grid=secondary_grid if survivors else None, roles=roles)
+    return MsacResult(
+        tiles=tiles, grid=grid, secondary_grid=secondary_grid if survivors else None, roles=roles
+    )
 
 
 def tiles_to_uint8(tiles: Sequence[Image.Image], image_size: int = IMAGE_SIZE) -> np.ndarray:
@@ -307,8 +310,8 @@ class MiniMonkeyImagePreprocessor:
         object.__setattr__(self, "order", MsacOrder(self.order))
         if not pillow_resize_is_parity_safe():
             warnings.warn(
-                f"Pillow {PIL.__version__} resizes differently from Pillow <= 12: Mini-Monkey tiles will not be "
-                "bit-identical to upstream; install 'pillow<13' to reproduce published numbers",
+                f"Pillow {PIL.__version__} resizes differently from Pillow <= 12: Mini-Monkey tiles will not "
+                "be bit-identical to upstream; install 'pillow<13' to reproduce published numbers",
                 stacklevel=2,
             )
 

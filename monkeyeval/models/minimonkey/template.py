@@ -14,7 +14,8 @@ from monkeyeval.models.minimonkey.tokenizer import IM_END, IM_START, IMG_CONTEXT
 IMAGE_PLACEHOLDER = "<image>"
 NUM_IMAGE_TOKENS_PER_TILE = 256
 INTERNVL_SYSTEM_MESSAGE = (
-    "你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, 是一个有用无害的人工智能助手。"
+    "你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，"
+    "英文名叫InternVL, 是一个有用无害的人工智能助手。"
 )
 
 
@@ -26,11 +27,7 @@ def image_span(num_tiles: int, num_image_token: int = NUM_IMAGE_TOKENS_PER_TILE)
 def chat_text(question: str, system_message: str | None = None) -> str:
     """The internlm2-chat conversation for one user turn, ready for the assistant (no image expansion)."""
     system = INTERNVL_SYSTEM_MESSAGE if system_message is None else system_message
-    return (
-        f"{IM_START}system\n{system}{IM_END}"
-        f"{IM_START}user\n{question}{IM_END}"
-        f"{IM_START}assistant\n"
-    )
+    return f"{IM_START}system\n{system}{IM_END}{IM_START}user\n{question}{IM_END}{IM_START}assistant\n"
 
 
 def build_query(

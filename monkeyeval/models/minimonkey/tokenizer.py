@@ -41,7 +41,7 @@ _CLEAN_UP_REPLACEMENTS = (
 
 
 def clean_up_tokenization(text: str) -> str:
-    """HF's `clean_up_tokenization` (" ." -> ".", " 's" -> "'s", ...), which InternLM2 applies on every decode."""
+    """HF's `clean_up_tokenization` (" ." -> ".", " 's" -> "'s", ...); InternLM2 applies it on each decode."""
     for old, new in _CLEAN_UP_REPLACEMENTS:
         text = text.replace(old, new)
     return text
@@ -93,6 +93,7 @@ class InternLM2Tokenizer:
         additional_special_tokens: Sequence[str] = (),
         add_bos_token: bool = True,
         add_eos_token: bool = False,
+        strip_around: Mapping[str, tuple[bool, bool]] | None = None,
     ) -> None:
         self.model_file = Path(model_file)
         self._sp = spm.SentencePieceProcessor()
@@ -105,17 +106,35 @@ class InternLM2Tokenizer:
         self.pad_token = pad_token
         self.additional_special_tokens = list(additional_special_tokens)
         self.add_bos_token, self.add_eos_token = add_bos_token, add_eos_token
-        specials = [bos_token, eos_token, unk_token, *([pad_token] if pad_token else []), *additional_special_tokens]
+        specials = [
+            bos_token,
+            eos_token,
+            unk_token,
+            *([pad_token] if pad_token else []),
+            *additional_special_tokens,
+        ]
         self.all_special_tokens = list(dict.fromkeys(specials))
         self._special_token_set = frozenset(self.all_special_tokens)
-        self.all_special_ids = frozenset(self.convert_tokens_to_ids(token) for token in self.all_special_tokens)
+        self.all_special_ids = frozenset(
+            self.convert_tokens_to_ids(token) for token in self.all_special_tokens
+        )
         # HF 4.37 `_decode` emits these as separate, space-joined pieces: added tokens that are not special,
         # plus additional special tokens whose id lies beyond the SentencePiece vocabulary.
         self._standalone_tokens = frozenset(
             [token for token in self._added_encoder if token not in self._special_token_set]
-            + [token for token in self.additional_special_tokens if self.convert_tokens_to_ids(token) >= self.vocab_size]
+            + [
+                token
+                for token in self.additional_special_tokens
+                if self.convert_tokens_to_ids(token) >= self.vocab_size
+            ]
         )
         alternatives = sorted(self._added_encoder, key=len, reverse=True)
+        # (lstrip, rstrip) of added tokens: whitespace they swallow on their left / right when encoding.
+        self._strip_around = {
+            token: flags
+            for token, flags in (strip_around or {}).items()
+            if token in self._added_encoder and any(flags)
+        }
         self._split_pattern = re.compile("(" + "|".join(re.escape(token) for token in alternatives) + ")")
         for name in (IM_END, IMG_CONTEXT):
             if name not in self._added_encoder and self._sp.PieceToId(name) == self._sp.unk_id():
@@ -128,14 +147,19 @@ class InternLM2Tokenizer:
         folder = Path(folder)
         model_file = folder / "tokenizer.model"
         if not model_file.is_file():
-            raise FileNotFoundError(f"{model_file} not found: a Mini-Monkey checkpoint folder needs tokenizer.model")
+            raise FileNotFoundError(
+                f"{model_file} not found: a Mini-Monkey checkpoint folder needs tokenizer.model"
+            )
         config = _read_json(folder / "tokenizer_config.json")
         special_map = _read_json(folder / "special_tokens_map.json")
         added: dict[str, int] = {}
+        strip_around: dict[str, tuple[bool, bool]] = {}
         for token_id, entry in (config.get("added_tokens_decoder") or {}).items():
             content = _token_content(entry)
             if content is not None:
                 added[content] = int(token_id)
+                if isinstance(entry, Mapping):
+                    strip_around[content] = (bool(entry.get("lstrip")), bool(entry.get("rstrip")))
         for content, token_id in _read_json(folder / "added_tokens.json").items():
             added.setdefault(content, int(token_id))
 
@@ -146,7 +170,9 @@ class InternLM2Tokenizer:
                 return _token_content(config[name])
             return default
 
-        additional_raw = special_map.get("additional_special_tokens", config.get("additional_special_tokens", []))
+        additional_raw = special_map.get(
+            "additional_special_tokens", config.get("additional_special_tokens", [])
+        )
         additional = [content for content in (_token_content(item) for item in additional_raw) if content]
         probe = spm.SentencePieceProcessor()
         probe.Load(str(model_file))
@@ -154,7 +180,9 @@ class InternLM2Tokenizer:
             if token not in added:
                 piece_id = probe.PieceToId(token)
                 if piece_id == probe.unk_id():
-                    raise ValueError(f"{folder}: special token {token!r} is neither in added_tokens nor the vocab")
+                    raise ValueError(
+                        f"{folder}: special token {token!r} is neither in added_tokens nor the vocab"
+                    )
                 added[token] = piece_id
         bos = special("bos_token", "<s>") or "<s>"
         eos = special("eos_token", "</s>") or "</s>"
@@ -171,6 +199,7 @@ class InternLM2Tokenizer:
             additional_special_tokens=additional,
             add_bos_token=bool(config.get("add_bos_token", True)),
             add_eos_token=bool(config.get("add_eos_token", False)),
+            strip_around=strip_around,
         )
 
     def __len__(self) -> int:
@@ -178,14 +207,16 @@ class InternLM2Tokenizer:
         return max(self.vocab_size, max(self._added_decoder, default=-1) + 1)
 
     def __getstate__(self) -> dict[str, Any]:
+        """Pickle the SentencePiece model by value, so DataLoader workers never re-read the file."""
         state = self.__dict__.copy()
-        del state["_sp"]
+        state["_sp"] = self._sp.serialized_model_proto()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        proto = state.pop("_sp")
         self.__dict__.update(state)
         self._sp = spm.SentencePieceProcessor()
-        self._sp.Load(str(self.model_file))
+        self._sp.LoadFromSerializedProto(proto)
 
     # ---- ids of named tokens -------------------------------------------------------------------------
 
@@ -243,7 +274,14 @@ class InternLM2Tokenizer:
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         """Token ids of `text`; with `add_special_tokens`, `<s>` first (and `</s>` last if add_eos_token)."""
         ids: list[int] = []
-        for chunk in self._split_pattern.split(text):
+        chunks = self._split_pattern.split(text)  # odd positions are added tokens
+        for index in range(1, len(chunks), 2):
+            lstrip, rstrip = self._strip_around.get(chunks[index], (False, False))
+            if rstrip:
+                chunks[index + 1] = chunks[index + 1].lstrip()
+            if lstrip:
+                chunks[index - 1] = chunks[index - 1].rstrip()
+        for chunk in chunks:
             if not chunk:
                 continue
             added_id = self._added_encoder.get(chunk)
@@ -313,7 +351,9 @@ class InternLM2Tokenizer:
             parts.append(self.convert_tokens_to_string(pending))
         return " ".join(parts)
 
-    def batch_decode(self, sequences: Iterable[Iterable[int]], skip_special_tokens: bool = False) -> list[str]:
+    def batch_decode(
+        self, sequences: Iterable[Iterable[int]], skip_special_tokens: bool = False
+    ) -> list[str]:
         """`decode` of each sequence."""
         if isinstance(sequences, torch.Tensor):
             sequences = sequences.tolist()

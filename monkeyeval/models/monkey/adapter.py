@@ -68,6 +68,13 @@ def check_family_options(options: dict[str, Any]) -> bool:
     return parse_flag("padding_aware_positions", options.get("padding_aware_positions", False))
 
 
+def resolve_device(requested: str) -> str:
+    """'auto' = cuda when available, else cpu; anything else as given."""
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
 def resolve_dtype(requested: str, device: str, config: dict[str, Any]) -> torch.dtype:
     """auto: fp32 on CPU; on GPU bf16/fp16 when config.json says so (upstream's precision), else fp32."""
     if requested != "auto":
@@ -163,7 +170,7 @@ class MonkeyAdapter(ModelAdapter):
         self.folder = folder
         self.options = options
         self.dtype = dtype
-        self.device = torch.device(options.device)
+        self.device = torch.device(resolve_device(options.device))
         self.padding_aware_positions = check_family_options(dict(options.family_options))
         self._checkpoint_sha256 = ""
 
@@ -214,8 +221,9 @@ class MonkeyAdapter(ModelAdapter):
         check_family_options(dict(options.family_options))
         folder = resolve_checkpoint(options.checkpoint)
         config = read_config(folder)
-        dtype = resolve_dtype(options.dtype, options.device, config)
-        device = torch.device(options.device)
+        device_name = resolve_device(options.device)
+        dtype = resolve_dtype(options.dtype, device_name, config)
+        device = torch.device(device_name)
         tokenizer = cls.build_tokenizer(folder, config)
         model = cls.build_model(config, device, dtype)
         model.load_checkpoint_weights(folder)

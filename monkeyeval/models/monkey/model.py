@@ -9,6 +9,7 @@ The model never opens files: pixel tensors come from the adapter's preprocessor 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,10 @@ from monkeyeval.models.monkey.qwen import QwenConfig, QwenModel
 from monkeyeval.models.weights import load_strict, read_state_dict
 
 VISUAL_PREFIX = "transformer.visual."
+# Constants some upstream QWen checkpoints carry that the code recomputes (upstream ignores them on load too).
+DERIVED_TENSORS = re.compile(
+    r"^transformer\.(h\.\d+\.attn\.(masked_bias|bias|rotary_emb\.inv_freq)|rotary_emb\.inv_freq)$"
+)
 
 
 class MonkeyForCausalLM(nn.Module):
@@ -43,13 +48,16 @@ class MonkeyForCausalLM(nn.Module):
         """Fill every tensor from the checkpoint folder; every checkpoint tensor must be consumed.
 
         Without a vision tower attached (language-model-only use), `transformer.visual.*` tensors are
-        deliberately skipped; every other tensor is still checked both ways.
+        deliberately skipped; so are recomputed constants (`DERIVED_TENSORS`: attention mask buffers,
+        rotary inv_freq). Every other tensor is checked both ways.
         """
         state = read_state_dict(folder)
         skip_visual = not self.has_visual
 
         def rename(key: str) -> str | None:
-            return None if skip_visual and key.startswith(VISUAL_PREFIX) else key
+            if DERIVED_TENSORS.match(key) or (skip_visual and key.startswith(VISUAL_PREFIX)):
+                return None
+            return key
 
         load_strict(self, state, rename=rename, source=str(folder))
 

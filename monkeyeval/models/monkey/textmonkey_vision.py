@@ -22,7 +22,7 @@ Sizes upstream hard-codes for the real model come from `config.visual["hardcoded
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -193,7 +193,7 @@ class WindowAttention(nn.Module):
         # (3, B, nW, heads, N, d) -> windows folded into the head axis: (B, nW * heads, N, d)
         query, key, value = (t.flatten(1, 2) for t in qkv.permute(3, 0, 1, 4, 2, 5).unbind(0))
         context = F.scaled_dot_product_attention(query, key, value, attn_mask=self.bias(mask))
-        context = context.view(n_win_total, self.heads, area, -1).transpose(1, 2).flatten(2)
+        context = context.reshape(n_win_total, self.heads, area, -1).transpose(1, 2).flatten(2)
         return self.proj(context)
 
 
@@ -361,8 +361,7 @@ class TokenResampler(nn.Module):
         media = self.downsample(tokens)
         down_latents = self.downsample(latents)
         for layer in self.layers:
-            assert isinstance(layer, nn.ModuleList)
-            attention, feed_forward = layer
+            attention, feed_forward = cast(nn.ModuleList, layer)
             down_latents = attention(media, down_latents)
             latents = feed_forward(down_latents) + latents
         return latents

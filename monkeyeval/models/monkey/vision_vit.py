@@ -245,7 +245,7 @@ class ResamplerAttention(nn.Module):
         w_q, w_k, w_v = self.in_proj_weight.chunk(3)
         b_q, b_k, b_v = self.in_proj_bias.chunk(3)
         n = key.shape[0]
-        q = F.linear(query, w_q, b_q).expand(n, -1, -1)
+        q = F.linear(query, w_q, b_q).expand(n, -1, -1).contiguous()  # some SDPA kernels reject stride 0
         k = F.linear(key, w_k, b_k)
         v = F.linear(value, w_v, b_v)
         q, k, v = (t.unflatten(-1, (self.heads, -1)).transpose(1, 2) for t in (q, k, v))

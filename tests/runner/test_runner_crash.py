@@ -1,0 +1,166 @@
+"""Crash safety across processes: SIGKILL mid-run, resume with another process count or as shard jobs.
+
+predictions.jsonl must come out byte-identical to an uninterrupted run, with no sample missing or doubled.
+These tests start real subprocesses (and torchrun with the gloo backend), so they are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from monkeyeval.cli import build_app
+from runner.fake_adapter import SPEC
+from runner.support import TinyTask, kill_after_lines, run_cli, start_cli
+
+pytestmark = pytest.mark.slow
+
+
+def fake_args(task: TinyTask, ckpt: Path, results: Path, *extra: str) -> list[str]:
+    return [
+        "run",
+        *task.args(),
+        "--ckpt",
+        str(ckpt),
+        "--model",
+        SPEC,
+        "--results",
+        str(results),
+        "--model-name",
+        "fake",
+        "--num-workers",
+        "0",
+        "--batch-size",
+        "2",
+        "--model-option",
+        "delay=0.05",
+        *extra,
+    ]
+
+
+def reference_bytes(args: list[str]) -> bytes:
+    result = CliRunner().invoke(build_app(), args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    results = Path(args[args.index("--results") + 1])
+    return next(results.glob("*/*/predictions.jsonl")).read_bytes()
+
+
+def assert_complete(data: bytes, n: int) -> None:
+    indices = [json.loads(line)["index"] for line in data.decode().splitlines()]
+    assert indices == list(range(n))
+
+
+def test_killed_single_process_resumes_on_two_processes(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=40, corrupt=(7,))
+    expected = reference_bytes(fake_args(task, fake_ckpt, tmp_path / "ref"))
+    results = tmp_path / "crash"
+    run_dir = results / "fake" / "tiny"
+    seen = kill_after_lines(start_cli(*fake_args(task, fake_ckpt, results)), run_dir, 8)
+    assert 8 <= seen < 40 and not (run_dir / "predictions.jsonl").exists()
+
+    done = run_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{seen}" in done.stdout + done.stderr or "already done" in done.stdout + done.stderr
+    data = (run_dir / "predictions.jsonl").read_bytes()
+    assert data == expected
+    assert_complete(data, 40)
+    names = sorted(p.name for p in (run_dir / "parts").glob("*.jsonl"))
+    assert names[0] == "attempt0001-rank000-of001.jsonl"
+    assert "attempt0002-rank000-of002.jsonl" in names and "attempt0002-rank001-of002.jsonl" in names
+    scores = json.loads((run_dir / "scores.json").read_text())
+    assert scores["fingerprint"]["model"]["world_size"] == [1, 2]
+    assert scores["n_errors"] == 1
+
+
+def test_killed_shard_job_rerun_after_the_other_shard(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=30)
+    expected = reference_bytes(fake_args(task, fake_ckpt, tmp_path / "ref"))
+    results = tmp_path / "sharded"
+    run_dir = results / "fake" / "tiny"
+    seen = kill_after_lines(start_cli(*fake_args(task, fake_ckpt, results, "--shard", "1/2")), run_dir, 4)
+    assert 4 <= seen < 15
+    other = CliRunner().invoke(build_app(), fake_args(task, fake_ckpt, results, "--shard", "0/2"))
+    assert other.exit_code == 0 and "wait for other shards" in other.output
+    again = CliRunner().invoke(build_app(), fake_args(task, fake_ckpt, results, "--shard", "1/2"))
+    assert again.exit_code == 0, again.output
+    assert (run_dir / "predictions.jsonl").read_bytes() == expected
+
+
+@pytest.fixture(scope="module")
+def hf_task(tmp_path_factory: pytest.TempPathFactory) -> tuple[TinyTask, bytes]:
+    """A 48-sample task and its uninterrupted single-process predictions with the demo checkpoint."""
+    from runner.support import DEMO_CHECKPOINT, make_tiny_task
+
+    root = tmp_path_factory.mktemp("hf")
+    task = make_tiny_task(root, n=48, max_new_tokens=8)
+    args = [
+        "run",
+        *task.args(),
+        "--ckpt",
+        str(DEMO_CHECKPOINT),
+        "--results",
+        str(root / "ref"),
+        "--model-name",
+        "demo",
+        "--batch-size",
+        "4",
+        "--num-workers",
+        "1",
+    ]
+    return task, reference_bytes(args)
+
+
+def hf_args(task: TinyTask, results: Path, *extra: str) -> list[str]:
+    from runner.support import DEMO_CHECKPOINT
+
+    return [
+        "run",
+        *task.args(),
+        "--ckpt",
+        str(DEMO_CHECKPOINT),
+        "--results",
+        str(results),
+        "--model-name",
+        "demo",
+        "--batch-size",
+        "4",
+        "--num-workers",
+        "1",
+        *extra,
+    ]
+
+
+def test_hf_two_processes_match_one(hf_task: tuple[TinyTask, bytes], tmp_path: Path):
+    task, expected = hf_task
+    done = run_cli(*hf_args(task, tmp_path / "r", "--nproc", "2"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = (tmp_path / "r" / "demo" / "tiny" / "predictions.jsonl").read_bytes()
+    assert data == expected
+    assert len({json.loads(line)["prediction"] for line in data.decode().splitlines()}) > 5  # answers vary
+    scores = json.loads((tmp_path / "r" / "demo" / "tiny" / "scores.json").read_text())
+    assert scores["fingerprint"]["model"]["world_size"] == 2
+    assert "exact_match_qwen" in done.stdout
+
+
+def test_hf_killed_torchrun_resumes_single_process(hf_task: tuple[TinyTask, bytes], tmp_path: Path):
+    task, expected = hf_task
+    run_dir = tmp_path / "r" / "demo" / "tiny"
+    process = start_cli(
+        *hf_args(task, tmp_path / "r")[:-4], "--batch-size", "1", "--num-workers", "0", torchrun_nproc=2
+    )
+    seen = kill_after_lines(process, run_dir, 4)
+    assert 4 <= seen < 48 and not (run_dir / "predictions.jsonl").exists()
+    # batch size 1 before the kill, 4 after: the demo model is batch-invariant (see check-invariance)
+    result = CliRunner().invoke(build_app(), hf_args(task, tmp_path / "r"), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = (run_dir / "predictions.jsonl").read_bytes()
+    assert_complete(data, 48)
+    assert data == expected
