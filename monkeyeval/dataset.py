@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monkeyeval.task_config import TaskConfig
+from monkeyeval.task_config import DatasetSpec, TaskConfig
 from monkeyeval.types import Sample
 
 
@@ -44,13 +44,15 @@ def jsonl_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_samples(task: TaskConfig, limit: int | None = None) -> DatasetLoad:
+def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: bool = True) -> DatasetLoad:
     """Read the task's dataset file into `Sample`s (at most `limit` valid ones).
 
     Malformed lines and lines missing a key are recorded in `.problems` and skipped. A missing file, a
     `dataset.sha256` mismatch, duplicate ids or a dataset without any valid sample raise DatasetError.
     Answers may be a string or a list. The id field may be absent: then the sample's position is its id.
-    Image paths must stay inside the image root (checked after resolving symlinks); existence is not checked.
+    Image paths must stay inside the image root (checked after resolving symlinks). The image root must
+    exist (skip with `check_image_root=False`, e.g. to score predictions without the images); single images
+    are not checked here (the runner's workers do that).
     """
     spec = task.dataset
     path = spec.jsonl
@@ -63,6 +65,8 @@ def load_samples(task: TaskConfig, limit: int | None = None) -> DatasetLoad:
                 f"{path}: checksum mismatch for task {task.name!r}: expected sha256 {spec.sha256} "
                 f"(dataset.sha256 in {task.source}), actual {actual}; the file changed or is another version"
             )
+    if check_image_root and not spec.image_root.is_dir():
+        raise DatasetError(_missing_file_message(task, spec.image_root, "image root"))
     answers_by_id = _read_annotations(task) if spec.annotations is not None else None
     resolve = ImageResolver(spec.image_root)
     samples: list[Sample] = []
@@ -90,12 +94,23 @@ def load_samples(task: TaskConfig, limit: int | None = None) -> DatasetLoad:
 
 
 def _missing_file_message(task: TaskConfig, path: Path, what: str) -> str:
-    note = task.dataset.root_note
-    hint = ""
-    if "data root" in note:
-        hint = "; set --data-root or MONKEYEVAL_DATA to the folder that holds it (see tasks/README.md)"
+    spec = task.dataset
     return (
-        f"{what} {path} for task {task.name!r} does not exist (resolved against {note or 'its YAML'}){hint}"
+        f"{what} {path} for task {task.name!r} does not exist (resolved against {spec.root_note or 'its YAML'})"
+        f"{_data_root_hint(spec)}"
+    )
+
+
+def _data_root_hint(spec: DatasetSpec) -> str:
+    """': set --data-root or MONKEYEVAL_DATA to the folder that holds data/' (when a data root was used)."""
+    if spec.data_root is None:
+        return ""
+    for path in (spec.jsonl, spec.image_root):
+        if path.is_relative_to(spec.data_root) and path != spec.data_root:
+            first = path.relative_to(spec.data_root).parts[0]
+            return f": set --data-root or MONKEYEVAL_DATA to the folder that holds {first}/ (see tasks/README.md)"
+    return (
+        ": set --data-root or MONKEYEVAL_DATA to the folder that holds the task's data (see tasks/README.md)"
     )
 
 

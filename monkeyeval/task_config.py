@@ -22,9 +22,10 @@ class DatasetSpec:
     """Where a task's data lives. Paths are absolute (already resolved against the data root).
 
     `root_note` says which root relative paths were resolved against and where that root came from
-    (e.g. "data root /data (from $MONKEYEVAL_DATA)"), for error messages. `annotations` is an optional
-    VQA-API annotation file whose per-question answer lists replace the jsonl answers (Monkey's vqa_score
-    sets read their 10 human answers from there).
+    (e.g. "data root /data (from $MONKEYEVAL_DATA)"), for error messages; `data_root` is that root when
+    the YAML's paths are relative to the data root (None for `relative_to: yaml_dir`). `annotations` is an
+    optional VQA-API annotation file whose per-question answer lists replace the jsonl answers (Monkey's
+    vqa_score sets read their 10 human answers from there).
     """
 
     jsonl: Path
@@ -32,6 +33,7 @@ class DatasetSpec:
     sha256: str | None = None
     root_note: str = ""
     annotations: Path | None = None
+    data_root: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -415,7 +415,12 @@ def _dataset_spec(raw: RawTask, root: DataRoot) -> DatasetSpec:
             )
         sha256 = sha256.lower()
     return DatasetSpec(
-        jsonl=jsonl, image_root=image_root, sha256=sha256, root_note=note, annotations=annotations
+        jsonl=jsonl,
+        image_root=image_root,
+        sha256=sha256,
+        root_note=note,
+        annotations=annotations,
+        data_root=root.path if relative_to == "data_root" else None,
     )
 
 

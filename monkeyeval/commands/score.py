@@ -167,7 +167,7 @@ def score_file(
     from monkeyeval.dataset import jsonl_sha256, load_samples
     from monkeyeval.store import finalize_run, run_dir
 
-    loaded = load_samples(task)
+    loaded = load_samples(task, check_image_root=False)  # scoring needs answers, not images
     predictions = read_predictions(predictions_path)
     records, missing_ids = build_records(loaded.samples, predictions, missing, predictions_path)
     target = run_dir(results, model_name, task.name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -430,7 +430,8 @@ class RunSession:
         from monkeyeval.runner.data import prepare
 
         samples, items, profile = self._work_items(task, None, family, adapter_cls.default_prompt_profile)
-        preprocess = adapter_cls.dry_run_preprocessor(options) or open_image
+        task_options = replace(options, family_options=task_model_options(task, family, options.family_options))
+        preprocess = adapter_cls.dry_run_preprocessor(task_options) or open_image
         errors = [(p.item.sample, p.error) for p in (prepare(item, preprocess) for item in items) if p.error]
         max_new_tokens = select_max_new_tokens(task, family, self.request.max_new_tokens)
         self.say(

@@ -44,7 +44,7 @@ class GenerationResult:
 
 @dataclass(frozen=True)
 class GreedySettings:
-    """Token ids and limits for greedy decoding."""
+    """Token ids and limits for greedy decoding (`pad_id` is fed to rows that already stopped)."""
 
     max_new_tokens: int
     eos_id: int
@@ -128,9 +128,10 @@ def greedy_generate(
     for step in range(settings.max_new_tokens):
         if step < settings.min_new_tokens:
             logits[:, settings.eos_id] = float("-inf")
-        tokens = logits.argmax(-1)
-        for row, token in enumerate(tokens.tolist()):
+        tokens = logits.argmax(-1).tolist()
+        for row, token in enumerate(tokens):
             if done[row]:
+                tokens[row] = settings.pad_id  # finished rows are fed padding, as HF generate does
                 continue
             results[row].token_ids.append(token)
             done[row] = token == settings.eos_id
@@ -140,7 +141,8 @@ def greedy_generate(
             break
         if key_valid is not None:
             key_valid = torch.cat([key_valid, torch.ones(batch, 1, dtype=torch.bool, device=device)], dim=1)
-        logits = lm(lm.embed(tokens[:, None]), next_positions, key_valid, cache)
+        fed = torch.tensor(tokens, device=device)[:, None]
+        logits = lm(lm.embed(fed), next_positions, key_valid, cache)
         next_positions = next_positions + 1
     for result in results:
         result.stopped_on_eos = bool(result.token_ids) and result.token_ids[-1] == settings.eos_id
