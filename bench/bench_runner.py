@@ -68,12 +68,12 @@ def load(batch_size: int, repeat: int) -> tuple[Any, list[Any]]:
 
 def harness_loop(loaded: Any, items: list[Any], batch_size: int, num_workers: int, part: Path) -> float:
     """The runner's loop: workers preprocess, adapter generates, records appended + fsynced per batch."""
-    from monkeyeval.atomic import JsonlAppender
     from monkeyeval.runner.engine import predict
+    from monkeyeval.runner.parts import PartAppender
 
     part.unlink(missing_ok=True)
     started = time.perf_counter()
-    with JsonlAppender(part) as writer:
+    with PartAppender(part) as writer:
         for records in predict(loaded.adapter, items, loaded.settings, batch_size, num_workers):
             writer.append_many(r.to_json() for r in records)
     return time.perf_counter() - started

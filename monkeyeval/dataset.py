@@ -73,8 +73,6 @@ def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: b
     problems: list[LineProblem] = []
     first_line_of: dict[str, int] = {}
     for line_no, item in _iter_items(path, problems):
-        if limit is not None and len(samples) >= limit:
-            break
         sample = _build_sample(task, item, len(samples), resolve, answers_by_id, line_no, problems)
         if sample is None:
             continue
@@ -85,6 +83,8 @@ def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: b
             )
         first_line_of[sample.id] = line_no
         samples.append(sample)
+        if limit is not None and len(samples) >= limit:
+            break
     if not samples:
         detail = f"; first problems: {_summarise(problems)}" if problems else ""
         raise DatasetError(
@@ -95,20 +95,20 @@ def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: b
 
 def _missing_file_message(task: TaskConfig, path: Path, what: str) -> str:
     spec = task.dataset
-    return (
-        f"{what} {path} for task {task.name!r} does not exist (resolved against {spec.root_note or 'its YAML'})"
-        f"{_data_root_hint(spec)}"
-    )
+    against = spec.root_note or "its YAML"
+    hint = _data_root_hint(spec)
+    return f"{what} {path} for task {task.name!r} does not exist (resolved against {against}){hint}"
 
 
 def _data_root_hint(spec: DatasetSpec) -> str:
     """': set --data-root or MONKEYEVAL_DATA to the folder that holds data/' (when a data root was used)."""
     if spec.data_root is None:
         return ""
-    for path in (spec.jsonl, spec.image_root):
-        if path.is_relative_to(spec.data_root) and path != spec.data_root:
-            first = path.relative_to(spec.data_root).parts[0]
-            return f": set --data-root or MONKEYEVAL_DATA to the folder that holds {first}/ (see tasks/README.md)"
+    folders = [spec.jsonl.parent, spec.image_root]
+    for folder in folders:
+        if folder.is_relative_to(spec.data_root) and folder != spec.data_root:
+            first = folder.relative_to(spec.data_root).parts[0]
+            return f": set --data-root or MONKEYEVAL_DATA to the folder that holds {first}/"
     return (
         ": set --data-root or MONKEYEVAL_DATA to the folder that holds the task's data (see tasks/README.md)"
     )

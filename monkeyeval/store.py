@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,6 +107,9 @@ def finalize_run(
     predictions (see `score_records`). `model_fingerprint` goes under fingerprint["model"].
     """
     ordered = sorted(records, key=lambda r: r.index)
+    repeated = sorted(index for index, count in Counter(r.index for r in ordered).items() if count > 1)
+    if repeated:
+        raise ValueError(f"{run_dir}: several records share a dataset index (first: {repeated[:5]})")
     result = score_records(task, ordered, samples=samples, seed=seed, n_missing=n_missing, metrics=metrics)
     fingerprint = task_fingerprint(task, [r.prompt for r in ordered], metrics=metrics)
     fingerprint["model"] = dict(model_fingerprint)

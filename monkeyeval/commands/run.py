@@ -96,7 +96,11 @@ def run_command(
 ) -> None:
     """Run tasks through a model (see RUN_HELP)."""
     if nproc is not None and nproc > 1:
-        from monkeyeval.runner.distributed import relaunch_with_torchrun
+        from monkeyeval.runner.distributed import DistContext, relaunch_with_torchrun
+
+        if DistContext.from_env().launched:
+            _print_error(_stderr_console(), ValueError("--nproc starts torchrun itself; drop it there"))
+            raise typer.Exit(EXIT_USAGE)
 
         raise typer.Exit(relaunch_with_torchrun(nproc, _run_args_from_argv()))
     from monkeyeval.runner.session import RunError, RunRequest, RunSession, parse_model_options
@@ -128,7 +132,7 @@ def run_command(
         )
         session = RunSession(request, err)
     except (RunError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _print_error(err, exc)
         raise typer.Exit(EXIT_USAGE) from None
     try:
         outcomes = session.execute()
@@ -140,12 +144,19 @@ def run_command(
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _print_error(err, exc)
         raise typer.Exit(EXIT_FAILED) from None
     rows = [(o.task, o.scores, o.note or f"results in {o.run_dir}") for o in outcomes]
     if session.ctx.is_main or request.shard is not None:
         title = "monkeyeval run (dry run)" if dry_run else f"monkeyeval run: {session.model_name}"
         print_summary(_stdout_console(), rows, title)
+
+
+def _print_error(console: Console, exc: BaseException) -> None:
+    """`error: <message>` in red, the message printed literally (no rich markup) and unwrapped."""
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
 
 
 def _is_user_error(exc: Exception) -> bool:
@@ -218,7 +229,7 @@ def merge_command(
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _print_error(err, exc)
         raise typer.Exit(EXIT_FAILED) from None
     print_summary(_stdout_console(), [(task.name, result.to_json(), str(run_dir))], "monkeyeval merge")
 
@@ -272,7 +283,7 @@ def check_invariance_command(
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _print_error(err, exc)
         raise typer.Exit(EXIT_USAGE) from None
     if changed and fail_on_change:
         raise typer.Exit(EXIT_FAILED)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from monkeyeval.dataset import DatasetLoad
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter
@@ -225,8 +226,9 @@ class RunSession:
         if loaded.problems:
             shown = "; ".join(f"line {p.line_no}: {p.message}" for p in loaded.problems[:3])
             self.say(
-                f"[yellow]{task.dataset.jsonl}: skipped {len(loaded.problems)} bad line(s): {shown}"
-                f"{' ...' if len(loaded.problems) > 3 else ''}[/yellow]"
+                "[yellow]"
+                + escape(f"{task.dataset.jsonl}: skipped {len(loaded.problems)} bad line(s): {shown}")
+                + f"{' ...' if len(loaded.problems) > 3 else ''}[/yellow]"
             )
         profile = select_prompt(task, family, default_profile, self.request.prompt_profile)
         items = []
@@ -256,7 +258,7 @@ class RunSession:
             if self.request.fresh:
                 moved = move_aside(run_dir)
                 if moved is not None:
-                    self.say(f"--fresh: moved the earlier run to {moved}")
+                    self.say(f"--fresh: moved the earlier run to {escape(str(moved))}")
             model_fp = adapter.fingerprint()
             fingerprint = decoding_fingerprint(
                 model_fp,
@@ -345,9 +347,8 @@ class RunSession:
         plan: dict[str, Any],
         n_todo: int,
     ) -> None:
-        from monkeyeval.atomic import JsonlAppender
         from monkeyeval.runner.engine import predict
-        from monkeyeval.runner.parts import mark_done, part_path, write_meta
+        from monkeyeval.runner.parts import PartAppender, mark_done, part_path, write_meta
         from monkeyeval.runner.progress import Progress
 
         if not mine:
@@ -366,7 +367,7 @@ class RunSession:
         label = task.name if self.ctx.world_size == 1 else f"{task.name} (rank 0 of {self.ctx.world_size})"
         progress = Progress(label, len(mine), enabled=self.ctx.is_main, already_done=int(plan["n_done"]))
         try:
-            with JsonlAppender(path) as writer:
+            with PartAppender(path) as writer:
                 work = [items[i] for i in mine]
                 for records in predict(
                     adapter, work, settings, self.request.batch_size, self.request.num_workers
@@ -411,7 +412,7 @@ class RunSession:
                     "samples wait for other shards (the last shard to finish merges, or run "
                     f"`monkeyeval merge {run_dir}`)"
                 )
-                self.say(note)
+                self.say(escape(note))
                 return TaskOutcome(task.name, run_dir, None, note)
         elif not self.ctx.is_main:
             return TaskOutcome(task.name, run_dir, None, "merged by rank 0")
@@ -430,7 +431,8 @@ class RunSession:
         from monkeyeval.runner.data import prepare
 
         samples, items, profile = self._work_items(task, None, family, adapter_cls.default_prompt_profile)
-        task_options = replace(options, family_options=task_model_options(task, family, options.family_options))
+        merged = task_model_options(task, family, options.family_options)
+        task_options = replace(options, family_options=merged)
         preprocess = adapter_cls.dry_run_preprocessor(task_options) or open_image
         errors = [(p.item.sample, p.error) for p in (prepare(item, preprocess) for item in items) if p.error]
         max_new_tokens = select_max_new_tokens(task, family, self.request.max_new_tokens)
@@ -439,9 +441,9 @@ class RunSession:
             f"prompt profile {profile.name}; max_new_tokens {max_new_tokens}"
         )
         for item in items[:3]:
-            self.say(f"  prompt [{item.sample.id}]: {item.prompt!r}")
+            self.say(escape(f"  prompt [{item.sample.id}]: {item.prompt!r}"))
         for sample, error in errors[:10]:
-            self.say(f"  [red]error[/red] [{sample.id}]: {error}")
+            self.say(f"  [red]error[/red] {escape(f'[{sample.id}]: {error}')}")
         run_dir = store.run_dir(self.request.results, self.model_name, task.name)
         scores = {"n": len(samples), "n_errors": len(errors), "dry_run": True}
         return TaskOutcome(task.name, run_dir, scores, "dry run: nothing written")

@@ -237,3 +237,15 @@ def test_unsupported_config_is_rejected(fixture_dir: Path, tmp_path: Path) -> No
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"config\.json: llm_config\.architectures"):
         MiniMonkeyForCausalLM.from_pretrained(folder)
+
+
+def test_bf16_weights_follow_the_fp32_model(model: MiniMonkeyForCausalLM, fixture_dir: Path) -> None:
+    """`--dtype bf16` loads bf16 weights and runs the same computation (to bf16 precision)."""
+    half = MiniMonkeyForCausalLM.from_pretrained(fixture_dir / "checkpoint", dtype="bf16")
+    assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
+    case = generation_cases(fixture_dir)[0]
+    pixels = pixels_for(fixture_dir, case)[:2]
+    with torch.no_grad():
+        full, reduced = model.extract_feature(pixels), half.extract_feature(pixels)
+    assert reduced.dtype == torch.bfloat16
+    torch.testing.assert_close(reduced.float(), full, atol=0.05 * float(full.abs().max()), rtol=0)

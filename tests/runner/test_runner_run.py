@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from monkeyeval.cli import build_app
@@ -60,7 +62,10 @@ def test_run_writes_ordered_scored_predictions(
     assert rows[0]["prompt"] == "<fake>Q: word 0?"  # adapter's model input text, stored per sample
     assert rows[0]["prediction"] == "apple" and rows[0]["score"] == 1.0
     assert rows[1]["prediction"].startswith("wrong ") and rows[1]["score"] == 0.0
-    # different images give different pixel digests: the worker really decoded each sample's own image
+    # the adapter saw each sample's own image exactly as decoded from the file (pixel digest, no re-encoding)
+    for row in rows[1::2]:
+        with Image.open(task.image_root / f"img{row['index']:03d}.png") as image:
+            assert row["prediction"] == "wrong " + hashlib.sha256(image.tobytes()).hexdigest()[:8]
     assert len({r["prediction"] for r in rows[1::2]}) == 5
     data = scores(tmp_path / "results")
     assert data["score"] == pytest.approx(0.5)

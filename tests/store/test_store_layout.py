@@ -105,6 +105,19 @@ def test_finalize_run_writes_both_files(tmp_path, task, metrics):
         assert key in fp
 
 
+def test_finalize_run_refuses_repeated_indexes(tmp_path, task, metrics):
+    with pytest.raises(ValueError, match=r"share a dataset index \(first: \[0\]\)"):
+        finalize_run(
+            tmp_path,
+            task,
+            [*records(), PredictionRecord(0, "a", "P0", "x", ["yes"])],
+            {},
+            "m",
+            metrics=metrics,
+        )
+    assert not (tmp_path / "scores.json").exists()
+
+
 def test_task_fingerprint_prompt_hash_depends_on_order(task, metrics):
     one = task_fingerprint(task, ["a", "b"], metrics=metrics)
     two = task_fingerprint(task, ["b", "a"], metrics=metrics)

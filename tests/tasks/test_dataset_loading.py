@@ -25,6 +25,7 @@ def make_task(tmp_path: Path, lines: list[str] | str, *, sha256: str | None = No
         sha256=sha256,
         root_note=f"data root {tmp_path} (from test)",
         annotations=kwargs.pop("annotations", None),
+        data_root=tmp_path,
     )
     return TaskConfig(
         name="t",
@@ -118,9 +119,22 @@ def test_missing_file_mentions_the_data_root(tmp_path):
     )
 
 
+def test_missing_image_root_names_the_folder_to_point_at(tmp_path):
+    task = make_task(tmp_path, [row(1)])
+    (tmp_path / "images").rmdir()
+    with pytest.raises(DatasetError) as info:
+        load_samples(task)
+    message = str(info.value)
+    assert f"image root {tmp_path / 'images'}" in message and "does not exist" in message
+    assert "set --data-root or MONKEYEVAL_DATA to the folder that holds images/" in message
+    assert len(load_samples(task, check_image_root=False).samples) == 1  # e.g. `monkeyeval score`
+
+
 def test_limit(tmp_path):
-    task = make_task(tmp_path, [row(i) for i in range(10)])
-    assert [s.id for s in load_samples(task, limit=3).samples] == ["0", "1", "2"]
+    task = make_task(tmp_path, [row(i) for i in range(3)] + ["{bad", row(0)])
+    loaded = load_samples(task, limit=3)
+    assert [s.id for s in loaded.samples] == ["0", "1", "2"]
+    assert loaded.problems == []  # lines after the limit are not read (the duplicate id 0 included)
 
 
 @pytest.mark.parametrize("image", ["../secret.png", "sub/../../secret.png", "/etc/passwd"])
