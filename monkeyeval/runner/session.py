@@ -4,6 +4,7 @@ Flow per task (every rank): load the samples, render prompts, rank 0 (or each `-
 results folder (fingerprint, resume) and decides the work; rank 0 broadcasts it; every rank predicts its
 contiguous slice into its own part file (appended + fsynced per batch) and writes a completion marker;
 rank 0 waits for the markers on disk and merges (a `--shard` job merges when it sees every sample done).
+Several nodes (torchrun --nnodes) need the results folder on a filesystem every node shares.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter
 from monkeyeval.prompts import PromptProfile, format_options, get_profile
 from monkeyeval.runner.data import WorkItem
 from monkeyeval.runner.distributed import DistContext
+from monkeyeval.runner.parts import PartId
 from monkeyeval.runner.sharding import ShardSpec
 from monkeyeval.task_config import TaskConfig
 from monkeyeval.types import Sample
@@ -160,8 +162,9 @@ class RunSession:
         tasks = registry.resolve(list(request.tasks))
         self.data_root = registry.data_root.path
         adapters = AdapterRegistry.discover()
-        family = request.family or adapters.detect(request.checkpoint)
-        adapter_cls = adapters.get(family)
+        chosen = request.family or adapters.detect(request.checkpoint)
+        adapter_cls = adapters.get(chosen)
+        family = adapter_cls.family or chosen  # the family name task profiles and options are keyed by
         options = LoadOptions(
             checkpoint=request.checkpoint,
             device=pick_device(request.device, self.ctx),
@@ -326,12 +329,10 @@ class RunSession:
                 f"batch size {request.batch_size}"
             )
         settings = DecodeSettings(max_new_tokens=max_new_tokens)
-        self._predict_share(run_dir, task, adapter, items, mine, settings, plan, len(todo))
+        self._predict_share(run_dir, task, adapter, items, mine, settings, plan)
         return self._finish(run_dir, task, samples, plan)
 
-    def _part_id(self, plan: dict[str, Any]) -> Any:
-        from monkeyeval.runner.parts import PartId
-
+    def _part_id(self, plan: dict[str, Any]) -> PartId:
         if self.request.shard is not None:
             return PartId(self.request.shard.index, self.request.shard.count, None)
         return PartId(self.ctx.rank, self.ctx.world_size, int(plan["attempt"]))
@@ -345,7 +346,6 @@ class RunSession:
         mine: list[int],
         settings: DecodeSettings,
         plan: dict[str, Any],
-        n_todo: int,
     ) -> None:
         from monkeyeval.runner.engine import predict
         from monkeyeval.runner.parts import PartAppender, mark_done, part_path, write_meta
@@ -380,7 +380,7 @@ class RunSession:
 
     def _wait_for_ranks(self, run_dir: Path, plan: dict[str, Any]) -> None:
         """Rank 0: wait for the completion markers of every rank that had work in this attempt."""
-        from monkeyeval.runner.parts import PartId, done_marker, part_path
+        from monkeyeval.runner.parts import done_marker, part_path
         from monkeyeval.runner.sharding import shard_bounds
 
         n_todo = len(plan["todo"])

@@ -20,8 +20,10 @@ def summary_table(
 ) -> Table:
     """rows: (task, scores.json dict or None, note) -> a rich Table (notes are printed below it)."""
     table = Table(title=title)
-    for column in ("task", "metric", "score", "95% CI", "n", "errors", "empty", "hit max", "missing"):
-        table.add_column(column, justify="left" if column in ("task", "metric") else "right")
+    table.caption = "err: errors, empty: empty answers, max: hit max_new_tokens, miss: no prediction"
+    for column in ("task", "metric", "score", "95% CI", "n", "err", "empty", "max", "miss"):
+        is_text = column in ("task", "metric")
+        table.add_column(column, justify="left" if is_text else "right", no_wrap=True)
     for task, scores, _note in rows:
         if scores is None or scores.get("dry_run"):
             n = "-" if scores is None else str(scores.get("n"))

@@ -54,6 +54,7 @@ def make_tiny_task(
     empty: bool = False,
     max_new_tokens: int = 16,
     name: str = "tiny",
+    extra_yaml: str = "",
 ) -> TinyTask:
     """Write a task YAML, a jsonl and PNG images; chosen samples get a corrupt/missing/escaping image."""
     from PIL import Image
@@ -90,7 +91,7 @@ def make_tiny_task(
         "  image_root: data/images\n"
         "metric: exact_match_qwen\n"
         f"max_new_tokens: {max_new_tokens}\n"
-        'prompt: "Q: {question}"\n',
+        'prompt: "Q: {question}"\n' + extra_yaml,
         encoding="utf-8",
     )
     return TinyTask(tasks_dir, jsonl, image_root, name)

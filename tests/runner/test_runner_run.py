@@ -273,3 +273,60 @@ def test_bad_usage_messages(tiny_task: Callable[..., TinyTask], fake_ckpt: Path,
     assert code == 2 and "key=value" in out
     code, out = invoke("run", *task.args(), "--ckpt", str(fake_ckpt), "--results", str(tmp_path / "r"))
     assert code == 1 and "cannot tell the model family" in out and "hf" in out and "monkey" in out
+
+
+def test_failed_batch_is_retried_per_sample(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=8)
+    code, out = run_fake(task, fake_ckpt, tmp_path / "r", "--batch-size", "4", "--model-option", "fail_on=5")
+    assert code == 0, out
+    rows = predictions(tmp_path / "r")
+    assert rows[5]["error"] == "generation failed: RuntimeError: simulated out-of-memory on sample 5"
+    assert all(r["error"] is None for r in rows if r["index"] != 5)  # its batch-mates were retried alone
+    assert rows[4]["prediction"] == "maple"
+    assert scores(tmp_path / "r")["n_errors"] == 1
+
+
+def test_several_tasks_with_family_specific_settings(tmp_path: Path, fake_ckpt: Path):
+    from runner.support import make_tiny_task
+
+    first = make_tiny_task(tmp_path, n=4, name="tiny")
+    make_tiny_task(
+        tmp_path,
+        n=6,
+        name="tiny2",
+        extra_yaml=(
+            "profiles: {fake: monkey_vqa}\n"
+            "family_options: {fake: {batch_sensitive: true}}\n"
+            "family_max_new_tokens: {fake: 9}\n"
+        ),
+    )
+    code, out = invoke(
+        "run",
+        "--task",
+        "tiny",
+        "--task",
+        "tiny2",
+        "--tasks-dir",
+        str(first.tasks_dir),
+        "--ckpt",
+        str(fake_ckpt),
+        "--model",
+        SPEC,
+        "--results",
+        str(tmp_path / "r"),
+        "--model-name",
+        "fake",
+        "--num-workers",
+        "0",
+        "--batch-size",
+        "3",
+    )
+    assert code == 0, out
+    plain, special = predictions(tmp_path / "r", "tiny"), predictions(tmp_path / "r", "tiny2")
+    assert [r["prompt"] for r in plain][:1] == ["<fake>Q: word 0?"] and plain[0]["prediction"] == "apple"
+    assert special[0]["prompt"] == "<fake><img>img000.png</img>word 0? Answer:"
+    assert special[0]["prediction"] == "apple bat"  # batch-sensitive option from the YAML, cut at 9 tokens
+    assert scores(tmp_path / "r", "tiny2")["fingerprint"]["model"]["max_new_tokens"] == 9
+    assert "tiny2" in out and "tiny:" in out

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -192,3 +194,38 @@ def test_progress_plain_lines_when_not_a_terminal():
     other_rank.advance(5)
     other_rank.close()
     assert silent.getvalue() == ""
+
+
+def test_worker_tensor_transport_round_trips():
+    from monkeyeval.runner.data import pack_tensors, unpack_tensors
+
+    payload: dict[str, Any] = {
+        "ids": torch.tensor([[1, 2, 3]]),
+        "pixels": torch.randn(1, 3, 4, 4, dtype=torch.bfloat16),
+        "nested": [torch.ones(2, dtype=torch.float16), "text", 7],
+    }
+    packed = pack_tensors(payload)
+    assert not any(
+        isinstance(v, torch.Tensor) for v in (packed["ids"], packed["pixels"], packed["nested"][0])
+    )
+    back = unpack_tensors(pickle.loads(pickle.dumps(packed)))
+    assert torch.equal(back["ids"], payload["ids"])
+    assert back["pixels"].dtype == torch.bfloat16 and torch.equal(back["pixels"], payload["pixels"])
+    assert back["nested"][0].dtype == torch.float16 and back["nested"][1:] == ["text", 7]
+
+
+def test_entry_point_adapters_are_registered_but_cannot_shadow_builtins(monkeypatch: pytest.MonkeyPatch):
+    from importlib.metadata import EntryPoint
+
+    import monkeyeval.models.registry as registry_module
+
+    points = [
+        EntryPoint("thirdparty", SPEC, "monkeyeval.models"),
+        EntryPoint("hf", "somewhere.else:Adapter", "monkeyeval.models"),
+    ]
+    monkeypatch.setattr(
+        registry_module, "entry_points", lambda group: points if group == "monkeyeval.models" else []
+    )
+    registry = AdapterRegistry.discover()
+    assert registry.get("thirdparty") is FakeAdapter
+    assert registry.specs["hf"] == "monkeyeval.models.hf:HFAdapter"
