@@ -49,12 +49,14 @@ PROFILES: Mapping[str, PromptProfile] = _profiles(
     ),
     PromptProfile(
         "monkey_vizwiz",
-        '<img>{image}</img> {question} When the provided information is insufficient, respond with "Unanswerable". Answer:',
+        "<img>{image}</img> {question} When the provided information is insufficient, "
+        'respond with "Unanswerable". Answer:',
         "Monkey eval/evaluate_vqa.py vizwiz_val prompt ('#vizwiz 61.2')",
     ),
     PromptProfile(
         "monkey_vizwiz_alt",
-        '<img>{image}</img> {question} When the provided information is insufficient, respond with "unanswerable". Answer: ',
+        "<img>{image}</img> {question} When the provided information is insufficient, "
+        'respond with "unanswerable". Answer: ',
         "Monkey eval/evaluate_vqa.py commented alternative ('#vizwiz 68.37')",
     ),
     PromptProfile(
@@ -75,7 +77,8 @@ PROFILES: Mapping[str, PromptProfile] = _profiles(
     PromptProfile(
         "minimonkey_vqa",
         "<image>\n{question}" + MINIMONKEY_VQA_SUFFIX,
-        "Mini-Monkey eval/internvl_chat.py build_prompt (VQA-type datasets, OCRBench) and MultimodalOCR MiniMonkey.py",
+        "Mini-Monkey eval/internvl_chat.py build_prompt (VQA-type datasets, OCRBench); "
+        "MultimodalOCR MiniMonkey.py",
     ),
     PromptProfile(
         "minimonkey_mme",

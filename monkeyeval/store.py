@@ -48,12 +48,22 @@ class DamagedScoresError(ValueError):
         self.reason = reason
 
 
+_GENERIC_FOLDER_NAME = re.compile(r"(checkpoints?|ckpt|model|weights|hf|final|latest)([-_]\d+)?", re.IGNORECASE)
+
+
 def safe_model_name(checkpoint_or_name: str) -> str:
-    """Folder name for a model: hub id "echo840/Monkey" -> "echo840__Monkey"; a local folder -> its name."""
+    """Folder name for a model: hub id "echo840/Monkey" -> "echo840__Monkey"; a local folder -> its name.
+
+    A local folder with a generic name (`checkpoint`, `checkpoint-500`, `model`, ...) is prefixed with its
+    parent's name (`runs/monkey-ft/checkpoint-500` -> "monkey-ft__checkpoint-500").
+    """
     text = str(checkpoint_or_name).strip()
     path = Path(text).expanduser()
     if text.startswith((".", "/", "~")) or path.exists():
-        text = path.resolve().name
+        resolved = path.resolve()
+        text = resolved.name
+        if _GENERIC_FOLDER_NAME.fullmatch(text) and resolved.parent.name:
+            text = f"{resolved.parent.name}__{text}"
     else:
         text = text.strip("/").replace("/", "__")
     text = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("._")

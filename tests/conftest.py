@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def parity_root() -> Path:
-    """The upstream parity fixtures: $MONKEYEVAL_PARITY_FIXTURES, else ../shared/fixtures/parity beside the repo."""
+    """The parity fixtures: $MONKEYEVAL_PARITY_FIXTURES, else ../shared/fixtures/parity beside the repo."""
     env = os.environ.get("MONKEYEVAL_PARITY_FIXTURES")
     root = Path(env) if env else REPO_ROOT.parent / "shared" / "fixtures" / "parity"
     if not root.is_dir():

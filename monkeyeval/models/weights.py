@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used as it is (missing files, unconsumed or missing tensors)."""
 
@@ -36,8 +37,10 @@ def resolve_checkpoint(checkpoint: str) -> Path:
 
 def weight_files(folder: Path) -> list[Path]:
     """The weight files of a checkpoint folder: single or sharded safetensors, else single or sharded bin."""
-    for index_name, single in (("model.safetensors.index.json", "model.safetensors"),
-                               ("pytorch_model.bin.index.json", "pytorch_model.bin")):
+    for index_name, single in (
+        ("model.safetensors.index.json", "model.safetensors"),
+        ("pytorch_model.bin.index.json", "pytorch_model.bin"),
+    ):
         index = folder / index_name
         if index.exists():
             weight_map = json.loads(index.read_text())["weight_map"]
@@ -76,7 +79,7 @@ def load_strict(
     rename: Callable[[str], str | None] = lambda key: key,
     source: str = "checkpoint",
 ) -> None:
-    """Copy `state` into `module`: every checkpoint tensor consumed, every parameter/buffer filled, shapes equal.
+    """Copy `state` into `module`: every checkpoint tensor consumed, every parameter filled, shapes equal.
 
     `rename` maps a checkpoint key to a module key (None = a tensor deliberately ignored, which must be rare
     and documented by the caller). Raises CheckpointError listing what is unconsumed, missing or mismatched.

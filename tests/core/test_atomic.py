@@ -44,7 +44,7 @@ def test_failed_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_killed_writer_never_leaves_a_torn_file(tmp_path: Path) -> None:
-    """A process SIGKILLed while rewriting a big file in a loop leaves either a whole old or a whole new file."""
+    """A writer SIGKILLed while rewriting a big file in a loop leaves a whole old or a whole new file."""
     target = tmp_path / "big.json"
     atomic_write_text(target, "A" * 2_000_000)
     script = textwrap.dedent(

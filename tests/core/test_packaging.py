@@ -17,8 +17,18 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_wheel_contains_builtin_tasks_and_metrics(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
-         str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
         check=True,
     )
     (wheel,) = tmp_path.glob("monkeyeval-*.whl")
@@ -26,7 +36,9 @@ def test_wheel_contains_builtin_tasks_and_metrics(tmp_path: Path) -> None:
     for kind in ("tasks", "metrics"):
         shipped = {n.split(f"monkeyeval/_builtin/{kind}/", 1)[1] for n in names if f"_builtin/{kind}/" in n}
         in_repo = {
-            str(p.relative_to(REPO / kind)) for p in (REPO / kind).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+            str(p.relative_to(REPO / kind))
+            for p in (REPO / kind).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
         }
         assert in_repo, f"no files under {kind}/"
         assert in_repo <= shipped, f"{kind} files missing from the wheel: {sorted(in_repo - shipped)[:5]}"

@@ -26,7 +26,8 @@ EXPECTED = {
     "minimonkey_vqa": "<image>\nWhat is this store?\nAnswer the question using a single word or phrase.",
     "minimonkey_mme": "<image>\nWhat is this store? Answer the question using a single word or phrase.",
     "minimonkey_yesno": (
-        "<image>\nWhat is this store? Please answer yes or no. Answer the question using a single word or phrase."
+        "<image>\nWhat is this store? Please answer yes or no. "
+        "Answer the question using a single word or phrase."
     ),
     "minimonkey_mcq": (
         "<image>\nWhat is this store?\nA. pizzeria\nB. bakery\n"

@@ -41,7 +41,9 @@ def test_sharded_safetensors_with_index(tmp_path: Path) -> None:
     keys = sorted(state)
     save_file({k: state[k] for k in keys[:2]}, str(tmp_path / "model-00001-of-00002.safetensors"))
     save_file({k: state[k] for k in keys[2:]}, str(tmp_path / "model-00002-of-00002.safetensors"))
-    index = {"weight_map": {k: f"model-0000{1 if i < 2 else 2}-of-00002.safetensors" for i, k in enumerate(keys)}}
+    index = {
+        "weight_map": {k: f"model-0000{1 if i < 2 else 2}-of-00002.safetensors" for i, k in enumerate(keys)}
+    }
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     assert len(weight_files(tmp_path)) == 2
     assert set(read_state_dict(tmp_path)) == set(keys)
@@ -52,7 +54,9 @@ def test_sharded_bin_with_index(tmp_path: Path) -> None:
     keys = sorted(state)
     torch.save({k: state[k] for k in keys[:1]}, tmp_path / "pytorch_model-00001-of-00002.bin")
     torch.save({k: state[k] for k in keys[1:]}, tmp_path / "pytorch_model-00002-of-00002.bin")
-    index = {"weight_map": {k: f"pytorch_model-0000{1 if i < 1 else 2}-of-00002.bin" for i, k in enumerate(keys)}}
+    index = {
+        "weight_map": {k: f"pytorch_model-0000{1 if i < 1 else 2}-of-00002.bin" for i, k in enumerate(keys)}
+    }
     (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps(index))
     module = _module()
     load_strict(module, read_state_dict(tmp_path))
@@ -87,7 +91,7 @@ def test_rename_maps_prefixes() -> None:
 
 
 def test_folder_without_weights_names_what_it_looked_for(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="model.safetensors"):
+    with pytest.raises(CheckpointError, match=r"model\.safetensors"):
         weight_files(tmp_path)
 
 

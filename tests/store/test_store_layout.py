@@ -69,6 +69,10 @@ def test_safe_model_name_local_folder(tmp_path, monkeypatch):
     assert safe_model_name(str(folder) + "/") == "monkey-7b"
     monkeypatch.chdir(tmp_path)
     assert safe_model_name("./checkpoints/monkey-7b") == "monkey-7b"
+    generic = tmp_path / "monkey-ft" / "checkpoint-500"
+    generic.mkdir(parents=True)
+    assert safe_model_name(str(generic)) == "monkey-ft__checkpoint-500"
+    assert safe_model_name(str(tmp_path / "monkey-ft")) == "monkey-ft"
     with pytest.raises(ValueError, match="--model-name"):
         safe_model_name("///")
 
