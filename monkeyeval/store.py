@@ -48,7 +48,9 @@ class DamagedScoresError(ValueError):
         self.reason = reason
 
 
-_GENERIC_FOLDER_NAME = re.compile(r"(checkpoints?|ckpt|model|weights|hf|final|latest)([-_]\d+)?", re.IGNORECASE)
+_GENERIC_FOLDER_NAME = re.compile(
+    r"(checkpoints?|ckpt|model|weights|hf|final|latest)([-_]\d+)?", re.IGNORECASE
+)
 
 
 def safe_model_name(checkpoint_or_name: str) -> str:

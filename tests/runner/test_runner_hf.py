@@ -28,7 +28,7 @@ def test_demo_task_end_to_end(tmp_path: Path):
     code, out = invoke("run", "--task", "demo", "--ckpt", str(DEMO_CHECKPOINT), "--results", str(tmp_path))
     assert code == 0, out
     assert "anls_docvqa" in out and "demo: results in" in out
-    run_dir = tmp_path / "checkpoint" / "demo"
+    run_dir = tmp_path / "demo__checkpoint" / "demo"
     rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 36 and [r["index"] for r in rows] == list(range(36))
     assert rows[0]["prompt"] == "USER: <image>\nWhat word is written in the image?\nASSISTANT:"
