@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "monkeyeval.commands.report",
     "monkeyeval.commands.gate",
     "monkeyeval.commands.listing",
+    "monkeyeval.commands.convert",
 )
 
 

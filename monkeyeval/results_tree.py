@@ -54,6 +54,25 @@ class MetricScore:
 
 
 @dataclass(frozen=True)
+class CategoryScore:
+    """One entry of a run's per-category breakdown; a super-category lists its `members`."""
+
+    name: str
+    score: float | None
+    n: int
+    members: tuple[CategoryScore, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"category", "score", "n", "members": [...]}` (the leaderboard's JSON form)."""
+        return {
+            "category": self.name,
+            "score": self.score,
+            "n": self.n,
+            "members": [member.to_json() for member in self.members],
+        }
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One validated `scores.json`."""
 
@@ -75,6 +94,7 @@ class RunResult:
     n_missing: int
     fingerprint: Mapping[str, Any]
     created: str
+    breakdown: tuple[CategoryScore, ...] = ()
 
     @property
     def run_dir(self) -> Path:
@@ -228,6 +248,7 @@ def parse_scores(obj: Any, path: Path) -> RunResult:
         metrics=metrics,
         fingerprint=fingerprint,
         created=created if isinstance(created, str) else "",
+        breakdown=_parse_breakdown(obj.get("breakdown"), "breakdown", path),
         **counts,
     )
 
@@ -310,6 +331,32 @@ def _parse_ci(value: Any, label: str, path: Path) -> tuple[float, float] | None:
     low = _require_number(value[0], f"{label}[0]", path)
     high = _require_number(value[1], f"{label}[1]", path)
     return (low, high)
+
+
+def _parse_breakdown(value: Any, label: str, path: Path) -> tuple[CategoryScore, ...]:
+    """`{"<category>": {"score", "n", "members"?: {...}}}` -> CategoryScores (absent or null: none)."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ResultsError(f"{path}: {label!r} must be an object of category -> {{score, n}}")
+    parsed = []
+    for name, entry in value.items():
+        where = f"{label}.{name}"
+        if not isinstance(entry, dict):
+            raise ResultsError(f"{path}: {where!r} must be an object with 'score' and 'n'")
+        raw_score = entry.get("score")
+        n = entry.get("n")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ResultsError(f"{path}: {where}.n must be a non-negative integer, got {n!r}")
+        parsed.append(
+            CategoryScore(
+                name=str(name),
+                score=None if raw_score is None else _require_number(raw_score, f"{where}.score", path),
+                n=n,
+                members=_parse_breakdown(entry.get("members"), f"{where}.members", path),
+            )
+        )
+    return tuple(parsed)
 
 
 def _parse_metrics(value: Any, path: Path) -> dict[str, MetricScore]:

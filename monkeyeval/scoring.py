@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monkeyeval.task_config import TaskConfig
+from monkeyeval.task_config import BreakdownSpec, TaskConfig
 from monkeyeval.types import PredictionRecord, Sample
 
 SCHEMA_VERSION = 1
@@ -39,6 +39,7 @@ class TaskScore:
     Health counts: `n` records; `n_errors` records with an error that are not missing predictions (scored 0);
     `n_missing` records standing in for missing predictions (scored 0); `n_scored` = n - n_errors - n_missing;
     `n_empty` scored records with a blank prediction; `n_truncated` records that hit max_new_tokens.
+    `breakdown` (tasks with a `breakdown` spec): the primary metric per category, see `category_breakdown`.
     """
 
     task: str
@@ -54,6 +55,7 @@ class TaskScore:
     model: str = ""
     fingerprint: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+    breakdown: dict[str, dict[str, Any]] | None = None
 
     @property
     def score(self) -> float:
@@ -66,9 +68,9 @@ class TaskScore:
         return self.metrics[self.metric].ci95
 
     def to_json(self) -> dict[str, Any]:
-        """The scores.json object (schema 1)."""
+        """The scores.json object (schema 1; "breakdown" only for tasks that ask for one)."""
         primary = self.metrics[self.metric].to_json()
-        return {
+        out = {
             "schema": SCHEMA_VERSION,
             "model": self.model,
             "task": self.task,
@@ -86,6 +88,9 @@ class TaskScore:
             "fingerprint": self.fingerprint,
             "created": self.created,
         }
+        if self.breakdown is not None:
+            out["breakdown"] = self.breakdown
+        return out
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -144,6 +149,16 @@ def score_records(
     for record in records:
         record.score = record.scores.get(primary)
     n_errors = n_errored - n_missing
+    breakdown = None
+    primary_metric = results[primary]
+    if task.breakdown is not None and samples is not None and primary_metric.aggregation != "corpus":
+        values = [record.scores[primary] for record in records]
+        breakdown = category_breakdown(
+            task.breakdown,
+            [extra.get(task.breakdown.field_name) for extra in extras],
+            values,
+            primary_metric.aggregation,
+        )
     return TaskScore(
         task=task.name,
         groups=list(task.groups),
@@ -157,7 +172,42 @@ def score_records(
         ),
         n_truncated=sum(1 for r in records if r.truncated),
         n_missing=n_missing,
+        breakdown=breakdown,
     )
+
+
+MISSING_CATEGORY = "(no category)"
+
+
+def category_breakdown(
+    spec: BreakdownSpec, categories: Sequence[Any], values: Sequence[float | None], aggregation: str
+) -> dict[str, dict[str, Any]]:
+    """Per-category aggregate of per-sample `values` (`aggregation`: sum or mean), in first-seen order.
+
+    Categories named in a `spec.groups` entry are folded into that group, whose entry also holds a
+    `"members"` object with each member's own score (members in the YAML's order, those present only).
+    Samples without the category field count under "(no category)". Every entry is `{"score", "n"}`.
+    """
+    per_category: dict[str, list[float]] = {}
+    for category, value in zip(categories, values, strict=True):
+        name = MISSING_CATEGORY if category is None or category == "" else str(category)
+        per_category.setdefault(name, []).append(0.0 if value is None else float(value))
+
+    def entry(scores: list[float]) -> dict[str, Any]:
+        return {"score": _finite_or_none(_aggregate(scores, aggregation)), "n": len(scores)}
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in per_category:
+        top = spec.group_of(name)
+        if top in out:
+            continue
+        if top not in spec.groups:
+            out[top] = entry(per_category[name])
+            continue
+        present = [member for member in spec.groups[top] if member in per_category]
+        pooled = [value for member in present for value in per_category[member]]
+        out[top] = {**entry(pooled), "members": {member: entry(per_category[member]) for member in present}}
+    return out
 
 
 def _aggregate(per_sample: Sequence[float], aggregation: str) -> float:

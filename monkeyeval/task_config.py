@@ -37,6 +37,25 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class BreakdownSpec:
+    """Per-category scores: group samples by their `Sample.extra[field_name]` value (OCRBench: `type`).
+
+    `groups` maps a super-category name to the categories it sums up (OCRBench's "Text Recognition" = six
+    recognition types); a category in no group is reported on its own.
+    """
+
+    field_name: str
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def group_of(self, category: str) -> str:
+        """The super-category `category` belongs to (itself when it is in no group)."""
+        for name, members in self.groups.items():
+            if category in members:
+                return name
+        return category
+
+
+@dataclass(frozen=True)
 class TaskConfig:
     """One evaluation task.
 
@@ -44,7 +63,8 @@ class TaskConfig:
     `prompt` is the generic template (`{question}`); `profiles` maps a model family to a prompt profile name
     (see `monkeyeval.prompts`); `family_options` maps a model family to options its adapter understands
     (e.g. `{"minimonkey": {"tiles": "DocVQA"}}`); `family_max_new_tokens` overrides max_new_tokens per
-    family (Mini-Monkey's upstream path uses 1024 everywhere). `yaml_sha256` hashes the resolved
+    family (Mini-Monkey's upstream path uses 1024 everywhere). `breakdown` (optional) asks scoring for
+    per-category aggregates (see `BreakdownSpec`). `yaml_sha256` hashes the resolved
     configuration (every included file), for the score fingerprint.
     """
 
@@ -62,6 +82,7 @@ class TaskConfig:
     description: str = ""
     version: str = "1"
     yaml_sha256: str = ""
+    breakdown: BreakdownSpec | None = None
 
     @property
     def primary_metric(self) -> str:

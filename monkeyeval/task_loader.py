@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import yaml
 
 from monkeyeval.prompts import PROFILES
-from monkeyeval.task_config import DatasetSpec, FieldMap, TaskConfig
+from monkeyeval.task_config import BreakdownSpec, DatasetSpec, FieldMap, TaskConfig
 
 DATA_ROOT_ENV = "MONKEYEVAL_DATA"
 
@@ -39,11 +39,21 @@ TOP_LEVEL_KEYS = (
     "family_max_new_tokens",
     "description",
     "metadata",
+    "breakdown",
 )
+BREAKDOWN_KEYS = ("field", "groups")
 DATASET_KEYS = ("jsonl", "image_root", "sha256", "relative_to", "annotations")
 FIELD_KEYS = ("question", "answer", "id", "image")
 METRIC_ENTRY_KEYS = ("metric",)
-MERGED_MAPPING_KEYS = ("dataset", "fields", "profiles", "family_options", "family_max_new_tokens", "metadata")
+MERGED_MAPPING_KEYS = (
+    "dataset",
+    "fields",
+    "profiles",
+    "family_options",
+    "family_max_new_tokens",
+    "metadata",
+    "breakdown",
+)
 RELATIVE_TO_CHOICES = ("data_root", "yaml_dir")
 TASK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -319,6 +329,7 @@ def build_task_config(raw: RawTask, root: DataRoot, metrics: MetricLookup) -> Ta
         description=description,
         version=str(version),
         yaml_sha256=resolved_sha256(raw),
+        breakdown=_breakdown(raw),
     )
 
 
@@ -532,3 +543,47 @@ def _family_max_new_tokens(raw: RawTask) -> dict[str, int]:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise raw.error(f"family_max_new_tokens.{family}", f"expected a positive integer, got {value!r}")
     return limits
+
+
+def _breakdown(raw: RawTask) -> BreakdownSpec | None:
+    """`breakdown: {field: type, groups: {Super: [cat, ...]}}` -> BreakdownSpec (None when absent)."""
+    spec = _optional(raw, "breakdown", dict, None)
+    if spec is None:
+        return None
+    for key in spec:
+        if key not in BREAKDOWN_KEYS:
+            raise raw.error(
+                f"breakdown.{key}",
+                f"unknown key{did_you_mean(str(key), BREAKDOWN_KEYS)}; known: {', '.join(BREAKDOWN_KEYS)}",
+            )
+    if "field" not in spec:
+        raise raw.error(
+            "breakdown", "missing required key 'breakdown.field' (the jsonl key holding the category)"
+        )
+    field_name = spec["field"]
+    if not isinstance(field_name, str) or not field_name:
+        raise raw.error("breakdown.field", f"expected a jsonl key name, got {field_name!r}")
+    groups_raw = spec.get("groups") or {}
+    if not isinstance(groups_raw, dict):
+        raise raw.error(
+            "breakdown.groups", f"expected a mapping of group name -> list of categories, got {groups_raw!r}"
+        )
+    groups: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for name, members in groups_raw.items():
+        if not isinstance(name, str) or not (
+            isinstance(members, list) and members and all(isinstance(m, str) for m in members)
+        ):
+            raise raw.error(
+                "breakdown.groups",
+                f"group {name!r}: expected a non-empty list of category names, got {members!r}",
+            )
+        for member in members:
+            if member in owner:
+                raise raw.error(
+                    "breakdown.groups",
+                    f"category {member!r} is listed in both {owner[member]!r} and {name!r}",
+                )
+            owner[member] = name
+        groups[name] = tuple(members)
+    return BreakdownSpec(field_name=field_name, groups=groups)

@@ -1,7 +1,8 @@
 """Build a leaderboard (models x tasks, plus group aggregates) from a loaded results tree.
 
 The data lives in two long-format pandas frames: `tasks` (one row per (model, task) run, raw numbers on the
-metric's native scale) and `groups` (one row per (model, group), see `monkeyeval.report.groups`).
+metric's native scale; `breakdown` is the run's per-category list, see `CategoryScore.to_json`) and
+`groups` (one row per (model, group), see `monkeyeval.report.groups`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ TASK_COLUMNS = (
     "n_missing",
     "groups",
     "run_info",
+    "breakdown",
 )
 RUN_INFO_KEYS = (
     "checkpoint",
@@ -131,6 +133,7 @@ def build_leaderboard(tree: ResultsTree, only_groups: Sequence[str] = ()) -> Lea
             "n_missing": run.n_missing,
             "groups": tuple(run.groups),
             "run_info": run_info(run),
+            "breakdown": [category.to_json() for category in run.breakdown],
         }
         for run in tree.runs
     ]

@@ -123,11 +123,59 @@ def group_table(board: Leaderboard) -> TableView:
     return TableView("Groups", headers, rows)
 
 
+MEMBER_PREFIX = "  ↳ "
+
+
+def breakdown_tables(board: Leaderboard) -> list[TableView]:
+    """One table per task whose runs carry a per-category breakdown: rows = categories (a super-category's
+    members indented under it), columns = models; cells `score n=N` on the task's display scale."""
+    payload = board.to_dict()
+    tables = []
+    for task in board.task_names:
+        runs = [row for row in payload["tasks"] if row["task"] == task and row.get("breakdown")]
+        if not runs:
+            continue
+        labels: dict[tuple[str, ...], str] = {}
+        cells: dict[tuple[str, tuple[str, ...]], str] = {}
+        for run in runs:
+            for key, label, entry in _flatten_breakdown(run["breakdown"]):
+                labels.setdefault(key, label)
+                cells[(run["model"], key)] = _category_cell(entry, str(run["aggregation"]))
+        models = [run["model"] for run in runs]
+        metric = "/".join(sorted({str(run["metric"]) for run in runs}))
+        rows = [
+            [label] + [cells.get((model, key), MISSING_CELL) for model in models]
+            for key, label in labels.items()
+        ]
+        tables.append(TableView(f"Breakdown: {task} ({metric})", ["category", *models], rows))
+    return tables
+
+
+BreakdownLine = tuple[tuple[str, ...], str, dict[str, Any]]
+
+
+def _flatten_breakdown(entries: list[dict[str, Any]]) -> list[BreakdownLine]:
+    out: list[BreakdownLine] = []
+    for entry in entries:
+        out.append(((entry["category"],), str(entry["category"]), entry))
+        for member in entry.get("members") or []:
+            key = (entry["category"], member["category"])
+            out.append((key, MEMBER_PREFIX + str(member["category"]), member))
+    return out
+
+
+def _category_cell(entry: dict[str, Any], aggregation: str) -> str:
+    score = entry.get("score")
+    text = MISSING_CELL if score is None else display_value(float(score), aggregation)
+    return f"{text} n={int(entry['n'])}"
+
+
 def all_tables(board: Leaderboard) -> list[TableView]:
     """Every table of a report, in display order (empty tables left out)."""
     tables = [leaderboard_table(board)]
     if board.group_names:
         tables.append(group_table(board))
+    tables += breakdown_tables(board)
     tables.append(health_table(board))
     tables.append(runs_table(board))
     if board.problems:
