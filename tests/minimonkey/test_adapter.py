@@ -20,11 +20,6 @@ from monkeyeval.types import Sample
 
 
 @pytest.fixture(scope="module")
-def fixture_dir(parity_dir: Path) -> Path:
-    return parity_dir / "minimonkey"
-
-
-@pytest.fixture(scope="module")
 def cases(fixture_dir: Path) -> list[dict[str, Any]]:
     lines = (fixture_dir / "generation" / "cases.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]

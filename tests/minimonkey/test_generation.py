@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,24 +15,7 @@ from monkeyeval.models.minimonkey.generate import GenerationRequest, GreedySetti
 from monkeyeval.models.minimonkey.model import MiniMonkeyForCausalLM
 from monkeyeval.models.minimonkey.msac import TILE_BUDGETS, MiniMonkeyImagePreprocessor
 
-VIT_TOL = 1e-5
-LOGIT_TOL = 1e-4
-
-
-def labelled(label: str) -> Callable[[str], str]:
-    """An assert_close `msg` callback that prefixes the case (and step) to torch's message."""
-    return lambda message: f"{label}: {message}"
-
-
-@pytest.fixture(scope="module")
-def fixture_dir(parity_dir: Path) -> Path:
-    return parity_dir / "minimonkey"
-
-
-@pytest.fixture(scope="module")
-def model(fixture_dir: Path) -> MiniMonkeyForCausalLM:
-    torch.set_num_threads(2)
-    return MiniMonkeyForCausalLM.from_pretrained(fixture_dir / "checkpoint")
+from .support import LOGIT_TOL, VIT_TOL, labelled
 
 
 @pytest.fixture(scope="module")

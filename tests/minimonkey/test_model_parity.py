@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,7 @@ from monkeyeval.models.minimonkey.model import MiniMonkeyForCausalLM, pixel_shuf
 from monkeyeval.models.minimonkey.msac import TILE_BUDGETS, MiniMonkeyImagePreprocessor
 from monkeyeval.models.weights import CheckpointError
 
-VIT_TOL = 1e-5
-LOGIT_TOL = 1e-4
-
-
-def labelled(label: str) -> Callable[[str], str]:
-    """An assert_close `msg` callback that prefixes the case (and step) to torch's message."""
-    return lambda message: f"{label}: {message}"
-
-
-@pytest.fixture(scope="module")
-def fixture_dir(parity_dir: Path) -> Path:
-    return parity_dir / "minimonkey"
-
-
-@pytest.fixture(scope="module")
-def model(fixture_dir: Path) -> MiniMonkeyForCausalLM:
-    torch.set_num_threads(2)
-    return MiniMonkeyForCausalLM.from_pretrained(fixture_dir / "checkpoint")
+from .support import LOGIT_TOL, VIT_TOL, labelled
 
 
 def generation_cases(fixture_dir: Path) -> list[dict[str, Any]]:

@@ -71,11 +71,6 @@ PREPROCESSOR_CASE_IDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fixture_dir(parity_dir: Path) -> Path:
-    return parity_dir / "minimonkey"
-
-
 def _budget(case: dict[str, Any]) -> TileBudget:
     return TileBudget(
         case["min_num1"], case["max_num1"], case["min_num2"], case["max_num2"], case["upscale_2x_bilinear"]

@@ -14,11 +14,6 @@ from monkeyeval.models.minimonkey.tokenizer import InternLM2Tokenizer, clean_up_
 
 
 @pytest.fixture(scope="module")
-def fixture_dir(parity_dir: Path) -> Path:
-    return parity_dir / "minimonkey"
-
-
-@pytest.fixture(scope="module")
 def tokenizer(fixture_dir: Path) -> InternLM2Tokenizer:
     return InternLM2Tokenizer.from_pretrained(fixture_dir / "checkpoint")
 
