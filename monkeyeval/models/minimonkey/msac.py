@@ -26,6 +26,8 @@ import PIL
 import torch
 from PIL import Image
 
+from monkeyeval.images import load_rgb
+
 IMAGE_SIZE = 448
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -286,12 +288,6 @@ def normalise_uint8(tiles_nhwc: np.ndarray) -> torch.Tensor:
     std = torch.tensor(IMAGENET_STD, dtype=torch.float32)[:, None, None]
     channels_first = torch.from_numpy(np.ascontiguousarray(tiles_nhwc)).permute(0, 3, 1, 2).contiguous()
     return channels_first.to(torch.float32).div_(255).sub_(mean).div_(std)
-
-
-def load_rgb(path: Path) -> Image.Image:
-    """Open an image and convert it to RGB as upstream (`convert('RGB')`: alpha dropped, palette expanded)."""
-    with Image.open(path) as opened:
-        return opened.convert("RGB")
 
 
 def pillow_resize_is_parity_safe() -> bool:

@@ -20,25 +20,19 @@ import numpy as np
 import torch
 from PIL import Image
 
+from monkeyeval.images import ImageLoadError, load_rgb
+
 CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
 
-
-class ImageLoadError(RuntimeError):
-    """An image that cannot be read (missing, unreadable or not decodable)."""
-
-
-def load_rgb(path: Path) -> Image.Image:
-    """Open `path` with PIL and convert it to RGB (alpha dropped, palette/grey expanded), fully decoded."""
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except FileNotFoundError as exc:
-        raise ImageLoadError(f"{path}: image file not found") from exc
-    except (OSError, ValueError, SyntaxError) as exc:  # PIL's UnidentifiedImageError is an OSError
-        raise ImageLoadError(
-            f"{path}: cannot decode image ({type(exc).__name__}: {exc}); re-download or replace the file"
-        ) from exc
+__all__ = [
+    "CLIP_MEAN",
+    "CLIP_STD",
+    "ImageLoadError",
+    "MonkeyImagePreprocessor",
+    "load_rgb",
+    "pil_to_normalised_tensor",
+]
 
 
 def pil_to_normalised_tensor(image: Image.Image, size: int) -> torch.Tensor:

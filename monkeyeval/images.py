@@ -1,0 +1,32 @@
+"""Reading an image file the way every upstream pipeline does: PIL open, fully decoded, converted to RGB.
+
+Errors say which file and what went wrong. `ImageNotFoundError` is also a `FileNotFoundError` and
+`ImageLoadError` an `OSError`, so the runner records them per sample like any other unreadable image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+
+class ImageLoadError(OSError):
+    """An image that cannot be read (missing, unreadable or not decodable)."""
+
+
+class ImageNotFoundError(ImageLoadError, FileNotFoundError):
+    """The image file does not exist."""
+
+
+def load_rgb(path: Path) -> Image.Image:
+    """Open `path` with PIL and convert it to RGB (alpha dropped, palette/grey expanded), fully decoded."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError as exc:
+        raise ImageNotFoundError(f"{path}: image file not found") from exc
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL's UnidentifiedImageError is an OSError
+        raise ImageLoadError(
+            f"{path}: cannot decode image ({type(exc).__name__}: {exc}); re-download or replace the file"
+        ) from exc

@@ -1,0 +1,38 @@
+"""The shared image reader: RGB conversion and errors the runner records uniformly for every family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from monkeyeval.images import ImageLoadError, ImageNotFoundError, load_rgb
+from monkeyeval.runner.data import describe_preprocess_error
+from monkeyeval.types import Sample
+
+
+def test_rgba_and_palette_images_become_rgb(tmp_path: Path) -> None:
+    Image.new("RGBA", (3, 2), (10, 20, 30, 0)).save(tmp_path / "a.png")
+    Image.new("P", (3, 2), 7).save(tmp_path / "p.png")
+    assert load_rgb(tmp_path / "a.png").getpixel((0, 0)) == (10, 20, 30)
+    assert load_rgb(tmp_path / "p.png").mode == "RGB"
+
+
+def test_missing_image_is_a_file_not_found_error_named_by_the_runner(tmp_path: Path) -> None:
+    sample = Sample(0, "1", "q", ["a"], "x.png", tmp_path / "x.png")
+    with pytest.raises(ImageNotFoundError) as caught:
+        load_rgb(tmp_path / "x.png")
+    assert isinstance(caught.value, FileNotFoundError)
+    assert (
+        describe_preprocess_error(sample, caught.value)
+        == f"missing image 'x.png': {tmp_path / 'x.png'} does not exist"
+    )
+
+
+def test_undecodable_image_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    sample = Sample(0, "1", "q", ["a"], "bad.png", tmp_path / "bad.png")
+    with pytest.raises(ImageLoadError, match=r"bad\.png: cannot decode image") as caught:
+        load_rgb(tmp_path / "bad.png")
+    assert describe_preprocess_error(sample, caught.value).startswith("cannot decode image 'bad.png'")
