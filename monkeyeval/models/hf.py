@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
-from monkeyeval.models.weights import hash_files, resolve_checkpoint, weight_files
+from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
 from monkeyeval.types import Generation, Sample
 
 # Token-aligned tensors (shape (1, seq_len)) that are left-padded; everything else is concatenated on dim 0.
@@ -212,8 +212,7 @@ class HFAdapter(ModelAdapter):
     def fingerprint(self) -> dict[str, Any]:
         """family, checkpoint, sha256 of config/tokenizer/processor/weight files, dtype, classes, options."""
         if not self._checkpoint_sha256:
-            files = [self.folder / name for name in FINGERPRINT_FILES if (self.folder / name).is_file()]
-            self._checkpoint_sha256 = hash_files(files + weight_files(self.folder))
+            self._checkpoint_sha256 = checkpoint_sha256(self.folder, FINGERPRINT_FILES)
         return {
             "family": self.family,
             "checkpoint": self.options.checkpoint,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -123,3 +123,9 @@ def hash_files(paths: list[Path], chunk: int = 1 << 20) -> str:
             while block := handle.read(chunk):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def checkpoint_sha256(folder: Path, side_files: Sequence[str]) -> str:
+    """SHA-256 over the named side files that exist (config, tokenizer, ...) and every weight file."""
+    present = [folder / name for name in side_files if (folder / name).is_file()]
+    return hash_files(present + weight_files(folder))

@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 from monkeyeval.models.weights import (
     CheckpointError,
+    checkpoint_sha256,
     hash_files,
     load_strict,
     read_state_dict,
@@ -121,3 +122,12 @@ def test_hash_changes_with_content(tmp_path: Path) -> None:
     first = hash_files([a])
     a.write_bytes(b"2")
     assert hash_files([a]) != first
+
+
+def test_checkpoint_sha256_covers_side_files_and_weights(tmp_path: Path) -> None:
+    save_file(_state(), str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text("{}")
+    first = checkpoint_sha256(tmp_path, ("config.json", "absent.json"))
+    assert first == hash_files([tmp_path / "config.json", tmp_path / "model.safetensors"])
+    (tmp_path / "config.json").write_text('{"a": 1}')
+    assert checkpoint_sha256(tmp_path, ("config.json",)) != first

@@ -39,7 +39,11 @@ from monkeyeval.models.minimonkey.template import (
     chat_text,
 )
 from monkeyeval.models.minimonkey.tokenizer import TOKENIZER_FILES, InternLM2Tokenizer
-from monkeyeval.models.weights import CheckpointError, hash_files, resolve_checkpoint, weight_files
+from monkeyeval.models.weights import (
+    CheckpointError,
+    checkpoint_sha256,
+    resolve_checkpoint,
+)
 from monkeyeval.types import Generation, Sample
 
 PIXEL_DTYPE = torch.bfloat16  # upstream generate_v2 casts the tiles to bf16 before the model
@@ -236,9 +240,7 @@ class MiniMonkeyAdapter(ModelAdapter):
     def fingerprint(self) -> dict[str, Any]:
         """family, checkpoint, sha256 of config/tokenizer/weight files, dtype and the MSAC/SCM options."""
         if not self._checkpoint_sha256:
-            side_files = [self.folder / name for name in ("config.json", *TOKENIZER_FILES)]
-            files = [path for path in side_files if path.is_file()] + weight_files(self.folder)
-            self._checkpoint_sha256 = hash_files(files)
+            self._checkpoint_sha256 = checkpoint_sha256(self.folder, ("config.json", *TOKENIZER_FILES))
         return {
             "family": self.family,
             "checkpoint": self.load_options.checkpoint,

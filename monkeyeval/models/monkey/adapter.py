@@ -27,7 +27,7 @@ from monkeyeval.models.monkey.generate import greedy_generate
 from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
 from monkeyeval.models.monkey.model import MonkeyForCausalLM
 from monkeyeval.models.monkey.tokenizer import ENDOFTEXT, MONKEY_IMAGE_SPAN, QwenTokenizer
-from monkeyeval.models.weights import hash_files, resolve_checkpoint, weight_files
+from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
 from monkeyeval.types import Generation, Sample
 
 TOKENIZER_FILE = "qwen.tiktoken"
@@ -285,8 +285,7 @@ class MonkeyAdapter(ModelAdapter):
     def fingerprint(self) -> dict[str, Any]:
         """family, checkpoint, sha256 of config/tokenizer/weights, dtype, image span, position mode."""
         if not self._checkpoint_sha256:
-            extras = [self.folder / name for name in ("config.json", TOKENIZER_FILE)]
-            self._checkpoint_sha256 = hash_files(extras + weight_files(self.folder))
+            self._checkpoint_sha256 = checkpoint_sha256(self.folder, ("config.json", TOKENIZER_FILE))
         return {
             "family": self.family,
             "checkpoint": self.options.checkpoint,
