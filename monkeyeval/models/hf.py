@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
 from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
 from monkeyeval.types import Generation, Sample
 
@@ -32,7 +33,6 @@ FINGERPRINT_FILES = (
     "chat_template.jinja",
     "chat_template.json",
 )
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class HFAdapterError(RuntimeError):
@@ -105,10 +105,10 @@ def count_new_tokens(row: list[int], eos_ids: set[int], max_new_tokens: int) -> 
 def resolve_dtype(requested: str, device: str, config_dtype: Any) -> torch.dtype:
     """auto: fp32 on CPU; on GPU the config's bf16/fp16 when it names one, else fp32."""
     if requested != "auto":
-        try:
-            return DTYPES[requested]
-        except KeyError:
-            raise HFAdapterError(f"unknown dtype {requested!r}; use auto, bf16, fp16 or fp32") from None
+        dtype = named_dtype(requested)
+        if dtype is None:
+            raise HFAdapterError(UNKNOWN_DTYPE.format(name=requested))
+        return dtype
     if device.startswith("cpu"):
         return torch.float32
     named = str(config_dtype or "").replace("torch.", "")

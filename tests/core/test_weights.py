@@ -131,3 +131,11 @@ def test_checkpoint_sha256_covers_side_files_and_weights(tmp_path: Path) -> None
     assert first == hash_files([tmp_path / "config.json", tmp_path / "model.safetensors"])
     (tmp_path / "config.json").write_text('{"a": 1}')
     assert checkpoint_sha256(tmp_path, ("config.json",)) != first
+
+
+def test_dtype_names_short_and_long() -> None:
+    from monkeyeval.models.dtypes import named_dtype
+
+    assert named_dtype("bf16") is named_dtype("bfloat16") is torch.bfloat16
+    assert named_dtype("fp32") is torch.float32
+    assert named_dtype("int8") is None

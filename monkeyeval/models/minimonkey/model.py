@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
 from monkeyeval.models.minimonkey.internlm2 import (
     InternLM2Config,
     InternLM2DecoderLayer,
@@ -26,14 +27,6 @@ from monkeyeval.models.weights import CheckpointError, load_strict, read_state_d
 ARCHITECTURE = "MiniMonkeyChatModel"
 MODEL_TYPE = "internvl_chat"
 SCM_KEEP_RATIO = 0.5
-DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-}
 
 
 @dataclass(frozen=True)
@@ -119,9 +112,10 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
     """'auto' = bfloat16 on a GPU, float32 on the CPU; else fp32 / bf16 / fp16 (or the long names)."""
     if name == "auto":
         return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
-    if name not in DTYPES:
-        raise ValueError(f"dtype {name!r}: expected auto, {', '.join(DTYPES)}")
-    return DTYPES[name]
+    dtype = named_dtype(name)
+    if dtype is None:
+        raise ValueError(UNKNOWN_DTYPE.format(name=name))
+    return dtype
 
 
 class MiniMonkeyForCausalLM(nn.Module):

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import torch
 
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
 from monkeyeval.models.monkey.generate import greedy_generate
 from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
 from monkeyeval.models.monkey.model import MonkeyForCausalLM
@@ -32,14 +33,6 @@ from monkeyeval.types import Generation, Sample
 
 TOKENIZER_FILE = "qwen.tiktoken"
 FAMILY_OPTIONS = ("padding_aware_positions",)
-DTYPES = {
-    "fp32": torch.float32,
-    "float32": torch.float32,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-}
 
 
 class MonkeyAdapterError(RuntimeError):
@@ -78,10 +71,10 @@ def resolve_device(requested: str) -> str:
 def resolve_dtype(requested: str, device: str, config: dict[str, Any]) -> torch.dtype:
     """auto: fp32 on CPU; on GPU bf16/fp16 when config.json says so (upstream's precision), else fp32."""
     if requested != "auto":
-        try:
-            return DTYPES[requested]
-        except KeyError:
-            raise MonkeyAdapterError(f"unknown dtype {requested!r}; use auto, bf16, fp16 or fp32") from None
+        dtype = named_dtype(requested)
+        if dtype is None:
+            raise MonkeyAdapterError(UNKNOWN_DTYPE.format(name=requested))
+        return dtype
     if device.startswith("cpu"):
         return torch.float32
     if config.get("bf16"):
