@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from collections import defaultdict
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from parity_fixtures import parity_root
 from PIL import Image
 
 from monkeyeval.models.minimonkey.msac import (
@@ -40,14 +40,8 @@ def _sha256(array: np.ndarray | torch.Tensor) -> str:
 
 
 def _cases_by_image() -> dict[str, list[dict[str, Any]]]:
-    """The fixture cases grouped by image, read at collection time (same lookup as conftest's parity_dir)."""
-    env = os.environ.get("MONKEYEVAL_PARITY_FIXTURES")
-    root = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "parity"
-    path = root / "minimonkey" / "preprocess" / "cases.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: set MONKEYEVAL_PARITY_FIXTURES to the parity fixture folder"
-        )
+    """The fixture cases grouped by image, read at collection time (the parity_dir fixture's folder)."""
+    path = parity_root() / "minimonkey" / "preprocess" / "cases.jsonl"
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
