@@ -1,4 +1,4 @@
-"""Where the parity fixtures are, importable at collection time: $MONKEYEVAL_PARITY_FIXTURES, else the repo's."""
+"""Where the parity fixtures are (importable at collection time): the env override, else the repo's copy."""
 
 from __future__ import annotations
 
