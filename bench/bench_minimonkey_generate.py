@@ -7,7 +7,7 @@ tokens), forcing exactly `--new-tokens` new tokens. Prints samples/s, the vision
 memory.
 
     python bench/bench_minimonkey_generate.py --device cuda --dtype bf16 --batch-sizes 1,4,16
-    python bench/bench_minimonkey_generate.py --config ../shared/fixtures/parity/minimonkey/checkpoint \
+    python bench/bench_minimonkey_generate.py --config tests/fixtures/parity/minimonkey/checkpoint \
         --device cpu --tiles 5 --batch-sizes 1,2
 """
 

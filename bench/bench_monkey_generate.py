@@ -6,7 +6,7 @@ Monkey prompt (one 1280-slot image span + a question) for several batch sizes, f
 `--new-tokens` new tokens. Prints samples/s, the vision/LM split and peak GPU memory.
 
     python bench/bench_monkey_generate.py --device cuda --dtype bf16 --batch-sizes 1,4,16
-    python bench/bench_monkey_generate.py --config ../shared/fixtures/parity/monkey/checkpoint --device cpu
+    python bench/bench_monkey_generate.py --config tests/fixtures/parity/monkey/checkpoint --device cpu
 """
 
 from __future__ import annotations

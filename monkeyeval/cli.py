@@ -6,6 +6,8 @@ import importlib
 
 import typer
 
+from monkeyeval import __version__
+
 COMMAND_MODULES = (
     "monkeyeval.commands.run",
     "monkeyeval.commands.score",
@@ -30,10 +32,26 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
+    app.callback()(_root_options)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(app)
     return app
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"monkeyeval {__version__}")
+        raise typer.Exit()
+
+
+def _root_options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Options of `monkeyeval` itself (before the command)."""
 
 
 def main() -> None:

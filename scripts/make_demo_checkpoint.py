@@ -7,7 +7,7 @@ The model is a `LlavaForConditionalGeneration` (tiny CLIP vision tower + tiny Ll
 `AutoModelForImageTextToText` and `AutoProcessor` load with no remote code. Its tokenizer is a byte-level BPE
 with no merges (one token per byte) built locally with the `tokenizers` library. The weights are random
 (fixed seed): answers are gibberish and scores are near zero by design. It exists to exercise the harness
-end to end (`monkeyeval run --task demo --ckpt demo/checkpoint`) in seconds on a CPU.
+end to end (`monkeyeval run --task demo --ckpt demo`) in seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ vision tower and a 2-layer Llama language model, byte-level tokenizer) with **ra
 fixed seed by `scripts/make_demo_checkpoint.py`. It knows nothing: its answers are gibberish and its scores
 are near zero **by design**. It exists so that
 
-    monkeyeval run --task demo --ckpt demo/checkpoint
+    monkeyeval run --task demo --ckpt demo
 
 runs the whole harness (Hugging Face adapter, DataLoader workers, batching, scoring, results store) in
 seconds on a laptop CPU with no downloads. Regenerate it (byte-identical) with

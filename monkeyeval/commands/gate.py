@@ -10,8 +10,9 @@ DEFAULT_TOLERANCE = 0.01
 
 GATE_HELP = """Fail CI when scores drift from an approved baseline, or write that baseline.
 
-[bold]Check[/bold]: `monkeyeval gate results/ --baseline results/baselines/main.json [--mode paired]`
-[bold]Approve[/bold]: `monkeyeval gate results/ --write-baseline results/baselines/main.json [--tolerance X]`
+[bold]Approve[/bold]: `monkeyeval gate results/ --write-baseline baseline.json [--tolerance X]`
+[bold]Check[/bold]: `monkeyeval gate results/ --baseline baseline.json [--mode paired]`
+(after `monkeyeval run --task demo --ckpt demo`, both work as written from the same folder)
 
 Rules, per baseline (model, task):
 - abs mode: fails when the score drops by more than the tolerance (normalised scale: score, or score/n for

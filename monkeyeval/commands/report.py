@@ -27,7 +27,8 @@ def report(
     Damaged scores.json files are listed and skipped. Exit codes: 0 ok, 2 usage error (missing folder,
     unknown format or group).
 
-    Example: `monkeyeval report results/ --format html -o leaderboard.html --group monkey_paper`
+    Example (after `monkeyeval run --task demo --ckpt demo`):
+    `monkeyeval report results/ --format html -o leaderboard.html`
     """
     from rich.text import Text
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from monkeyeval.paths import expand_checkpoint_alias
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -19,7 +21,7 @@ RUN_HELP = """Run tasks through a model and write predictions + scores to result
 
 Examples:
 
-  monkeyeval run --task demo --ckpt demo/checkpoint
+  monkeyeval run --task demo --ckpt demo
 
   monkeyeval run --task monkey_paper --ckpt echo840/Monkey --batch-size 8 --nproc 4
 
@@ -47,7 +49,10 @@ def _stdout_console() -> Console:
 def run_command(
     task: list[str] = typer.Option(..., "--task", "-t", help="Task or group name (repeatable)."),
     ckpt: str = typer.Option(
-        ..., "--ckpt", help="Checkpoint: local folder, hub id, or a predictions .jsonl (replay)."
+        ...,
+        "--ckpt",
+        help="Checkpoint: local folder, hub id, a predictions .jsonl (replay), or `demo` (the bundled "
+        "random-weight demo checkpoint; a local folder ./demo holding a config.json wins).",
     ),
     model: str | None = typer.Option(
         None,
@@ -111,7 +116,7 @@ def run_command(
     try:
         request = RunRequest(
             tasks=tuple(task),
-            checkpoint=ckpt,
+            checkpoint=expand_checkpoint_alias(ckpt),
             family=model,
             batch_size=batch_size,
             num_workers=num_workers,
@@ -206,7 +211,8 @@ def merge_command(
 ) -> None:
     """Merge the part files of a (sharded) run into predictions.jsonl + scores.json.
 
-    Example: monkeyeval merge results/echo840__Monkey/docvqa_test
+    Example (after `monkeyeval run --task demo --ckpt demo --shard 0/2`, then the same with `--shard 1/2`):
+    monkeyeval merge results/demo__checkpoint/demo
     """
     from monkeyeval.dataset import load_samples
     from monkeyeval.runner.merge import merge_run
@@ -236,7 +242,7 @@ def merge_command(
 
 def check_invariance_command(
     task: str = typer.Option(..., "--task", "-t", help="Task name."),
-    ckpt: str = typer.Option(..., "--ckpt", help="Checkpoint (local folder or hub id)."),
+    ckpt: str = typer.Option(..., "--ckpt", help="Checkpoint (local folder, hub id, or `demo`)."),
     limit: int = typer.Option(32, "--limit", min=1, help="How many samples to compare."),
     batch_size: int = typer.Option(8, "--batch-size", min=2, help="The larger batch size compared with 1."),
     model: str | None = typer.Option(None, "--model", help="Model family (default: detect)."),
@@ -257,7 +263,7 @@ def check_invariance_command(
 ) -> None:
     """Run samples at batch size 1 and at --batch-size; list the samples whose answer changes.
 
-    Example: monkeyeval check-invariance --task demo --ckpt demo/checkpoint --limit 16 --batch-size 8
+    Example: monkeyeval check-invariance --task demo --ckpt demo --limit 16 --batch-size 8
     """
     from monkeyeval.runner.invariance import run_invariance_check
 
@@ -265,7 +271,7 @@ def check_invariance_command(
     try:
         changed = run_invariance_check(
             task=task,
-            checkpoint=ckpt,
+            checkpoint=expand_checkpoint_alias(ckpt),
             limit=limit,
             batch_size=batch_size,
             family=model,

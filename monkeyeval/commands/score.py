@@ -274,9 +274,9 @@ def score_command(
 
     Exit codes: 0 ok, 1 validation failed (e.g. --missing fail with missing ids), 2 usage error.
 
-    Example:
+    Example (re-scores the predictions of `monkeyeval run --task demo --ckpt demo`):
 
-        monkeyeval score --task demo preds.jsonl --model-name my-vlm --results results/
+        monkeyeval score --task demo results/demo__checkpoint/demo/predictions.jsonl --model-name rescored
     """
     from rich.console import Console
     from rich.markup import escape

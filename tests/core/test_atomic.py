@@ -84,3 +84,24 @@ def test_appender_flushes_and_reader_drops_torn_last_line(tmp_path: Path) -> Non
 
 def test_reader_of_missing_file_is_empty(tmp_path: Path) -> None:
     assert read_jsonl_tolerant(tmp_path / "nope.jsonl") == []
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_written_files_honour_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    """Atomic writes and appends get 0o666 minus the umask, like a plain open() (a subprocess: the umask is
+    process-wide)."""
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from monkeyeval.atomic import JsonlAppender, atomic_write_json, current_umask
+        os.umask({umask})
+        assert current_umask() == {umask}
+        atomic_write_json(Path({str(tmp_path / "scores.json")!r}), {{"a": 1}})
+        with JsonlAppender(Path({str(tmp_path / "part.jsonl")!r})) as out:
+            out.append_many([{{"i": 0}}])
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == {"scores.json": mode, "part.jsonl": mode}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -40,6 +41,46 @@ def test_demo_task_end_to_end(tmp_path: Path):
     model = scores["fingerprint"]["model"]
     assert model["family"] == "hf" and model["dtype"] == "float32" and len(model["checkpoint_sha256"]) == 64
     assert model["model_class"] == "LlavaForConditionalGeneration" and model["trust_remote_code"] is False
+
+
+@pytest.mark.slow
+def test_every_output_file_is_readable_by_the_team_under_umask_022(tmp_path: Path):
+    """run, report -o and gate --write-baseline in a process with umask 022: files 0644, folders 0755."""
+    results = tmp_path / "results"
+    commands = [
+        [
+            "run",
+            "--task",
+            "demo",
+            "--ckpt",
+            "demo",
+            "--limit",
+            "4",
+            "--num-workers",
+            "0",
+            "--results",
+            str(results),
+        ],
+        ["report", str(results), "--format", "html", "-o", str(results / "board.html")],
+        ["gate", str(results), "--write-baseline", str(results / "baseline.json")],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, "-m", "monkeyeval", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            preexec_fn=lambda: os.umask(0o022),
+        )
+        assert done.returncode == 0, done.stderr
+    files = [p for p in results.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"predictions.jsonl", "scores.json", "run.json", "board.html", "baseline.json"} <= names
+    assert {str(p.relative_to(results)): oct(p.stat().st_mode & 0o777) for p in files} == {
+        str(p.relative_to(results)): "0o644" for p in files
+    }
+    folders = [p for p in results.rglob("*") if p.is_dir()]
+    assert folders and all(p.stat().st_mode & 0o777 == 0o755 for p in folders)
 
 
 def test_dry_run_loads_no_weights_and_remote_code_needs_the_flag(
@@ -113,6 +154,26 @@ def test_check_invariance_on_the_demo_model():
     assert "0 of 12 answers change between batch size 1 and 6" in out
 
 
+def _semantic_content(path: Path) -> Any:
+    """What a checkpoint file means, not the bytes a library version writes: JSON without the writer's
+    `transformers_version`, tensors by name (dtype, shape, values), other files as bytes."""
+    if path.suffix == ".json":
+        return _without_writer_version(json.loads(path.read_text(encoding="utf-8")))
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        return {name: (a.dtype.str, a.shape, a.tobytes()) for name, a in sorted(load_file(path).items())}
+    return path.read_bytes()
+
+
+def _without_writer_version(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_writer_version(v) for k, v in value.items() if k != "transformers_version"}
+    if isinstance(value, list):
+        return [_without_writer_version(v) for v in value]
+    return value
+
+
 @pytest.mark.slow
 def test_demo_checkpoint_script_reproduces_the_committed_checkpoint(tmp_path: Path):
     out = tmp_path / "ckpt"
@@ -123,7 +184,8 @@ def test_demo_checkpoint_script_reproduces_the_committed_checkpoint(tmp_path: Pa
     )
     committed = sorted(p.name for p in DEMO_CHECKPOINT.iterdir())
     assert sorted(p.name for p in out.iterdir()) == committed
+    assert {"config.json", "model.safetensors"} <= set(committed)
     for name in committed:
-        assert (out / name).read_bytes() == (DEMO_CHECKPOINT / name).read_bytes(), name
+        assert _semantic_content(out / name) == _semantic_content(DEMO_CHECKPOINT / name), name
     assert sum(p.stat().st_size for p in DEMO_CHECKPOINT.iterdir()) < 5 * 1024 * 1024
     assert "RANDOM WEIGHTS" in (DEMO_CHECKPOINT / "README.md").read_text()
