@@ -21,7 +21,7 @@ from monkeyeval.types import Sample
 
 @pytest.fixture(scope="module")
 def cases(fixture_dir: Path) -> list[dict[str, Any]]:
-    lines = (fixture_dir / "generation" / "cases.jsonl").read_text().splitlines()
+    lines = (fixture_dir / "generation" / "cases.jsonl").read_text(encoding="utf-8").split("\n")
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -122,6 +122,7 @@ def test_preprocessor_gives_upstream_ids_and_tiles(
     adapter: MiniMonkeyAdapter, fixture_dir: Path, cases: list[dict[str, Any]]
 ) -> None:
     """Worker step (after pickling, as DataLoader workers get it): the fixture's input ids and bf16 tiles."""
+    compared = 0
     for case in cases:
         adapter.configure_task({"tiles": case["profile"]})
         preprocess = pickle.loads(pickle.dumps(adapter.preprocessor()))
@@ -131,6 +132,8 @@ def test_preprocessor_gives_upstream_ids_and_tiles(
         assert list(payload.grid) == case["target_aspect_ratio"], case["id"]
         raw = payload.pixel_values.contiguous().view(torch.int16).numpy().tobytes()
         assert hashlib.sha256(raw).hexdigest() == case["pixel_sha256_bf16"], case["id"]
+        compared += 1
+    assert compared == len(cases) > 0
 
 
 def test_missing_image_raises_in_the_worker(adapter: MiniMonkeyAdapter, fixture_dir: Path) -> None:
@@ -144,11 +147,14 @@ def test_missing_image_raises_in_the_worker(adapter: MiniMonkeyAdapter, fixture_
 
 def test_answer_text_of_every_case(adapter: MiniMonkeyAdapter, cases: list[dict[str, Any]]) -> None:
     """Upstream's decode (skip specials, with its leading BOS placeholder) then cut: the same answer text."""
+    compared = 0
     for case in cases:
         decoded = adapter.tokenizer.decode(case["generate_output_ids"], skip_special_tokens=True)
         assert decoded == case["decoded_raw"], case["id"]
         ours = adapter.tokenizer.decode(case["new_token_ids"], skip_special_tokens=True)
         assert answer_from_decoded(ours) == case["answer"], case["id"]
+        compared += 1
+    assert compared == len(cases) > 0
 
 
 def test_batched_answers_match_upstream(
@@ -170,6 +176,7 @@ def test_batched_answers_match_upstream(
     ]
     assert len(groups[cheapest_plain]) > 1
     max_new_tokens = cases[0]["generation_config"]["max_new_tokens"]
+    compared = expected = 0
     for profile, use_scm in dict.fromkeys(chosen):
         group = groups[(profile, use_scm)]
         adapter.configure_task({"tiles": profile, "use_scm": use_scm})
@@ -184,9 +191,13 @@ def test_batched_answers_match_upstream(
         ]
         failed = ModelInput(sample_for(fixture_dir, group[0]), prompt_for(group[0]), None)
         outputs = adapter.generate([*batch, failed], DecodeSettings(max_new_tokens=max_new_tokens))
+        assert len(outputs) == len(group) + 1
         for output, case in zip(outputs, group, strict=False):
             assert output.text == case["answer"], case["id"]
             assert output.n_new_tokens == case["n_generated"], case["id"]
             assert output.hit_max_new_tokens == (not case["stopped_on_eos"]), case["id"]
+            compared += 1
         assert (outputs[-1].text, outputs[-1].n_new_tokens) == ("", 0)
+        expected += len(group)
+    assert compared == expected == sum(len(groups[key]) for key in dict.fromkeys(chosen)) > 0
     assert isinstance(batch[0].payload, MiniMonkeyPayload)

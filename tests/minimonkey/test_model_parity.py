@@ -21,7 +21,7 @@ from .support import LOGIT_TOL, VIT_TOL, labelled
 
 
 def generation_cases(fixture_dir: Path) -> list[dict[str, Any]]:
-    lines = (fixture_dir / "generation" / "cases.jsonl").read_text().splitlines()
+    lines = (fixture_dir / "generation" / "cases.jsonl").read_text(encoding="utf-8").split("\n")
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -72,9 +72,14 @@ def test_vision_intermediates(model: MiniMonkeyForCausalLM, fixture_dir: Path) -
     torch.testing.assert_close(
         states[0][0], torch.from_numpy(arrays["inter_vis_embeddings_tile0"]), atol=VIT_TOL, rtol=0
     )
+    recorded_layers = [key for key in arrays.files if key.startswith("inter_vis_layer")]
+    assert len(states) - 1 == len(recorded_layers) == model.config.vision.num_hidden_layers > 0
+    compared = 0
     for layer in range(len(states) - 1):
         expected = torch.from_numpy(arrays[f"inter_vis_layer{layer}_tile0"])
         torch.testing.assert_close(states[layer + 1][0], expected, atol=VIT_TOL, rtol=0)
+        compared += 1
+    assert compared == len(recorded_layers)
     torch.testing.assert_close(
         shuffled[0], torch.from_numpy(arrays["inter_mlp1_input_tile0"]), atol=VIT_TOL, rtol=0
     )
@@ -91,8 +96,11 @@ def test_first_step_logits_in_isolation(model: MiniMonkeyForCausalLM, fixture_di
         if case["use_scm"] or "inter_llm_positions" in case_arrays(fixture_dir, case)
     ]
     assert any(case["use_scm"] for case in chosen) and any(not case["use_scm"] for case in chosen)
+    compared = 0
     for case in chosen:
         check_first_step(model, case, case_arrays(fixture_dir, case), img_context_id)
+        compared += 1
+    assert compared == len(chosen) > 0
 
 
 def check_first_step(
@@ -119,6 +127,8 @@ def check_first_step(
     torch.testing.assert_close(logits, expected_logits, atol=LOGIT_TOL, rtol=0, msg=message)
     if "inter_llm_positions" in arrays:
         at = torch.from_numpy(arrays["inter_llm_positions"])
+        recorded_layers = [key for key in arrays.files if key.startswith("inter_llm_layer")]
+        assert len(layers) == len(recorded_layers) == model.config.llm.num_hidden_layers > 0, case["id"]
         for index, output in enumerate(layers):
             expected = torch.from_numpy(arrays[f"inter_llm_layer{index}_out"])
             torch.testing.assert_close(output[0, at], expected, atol=LOGIT_TOL, rtol=0, msg=message)
@@ -126,9 +136,15 @@ def check_first_step(
 
 def test_image_token_count_mismatch_is_an_error(model: MiniMonkeyForCausalLM, fixture_dir: Path) -> None:
     img_context_id = special_id(fixture_dir, "<IMG_CONTEXT>")
-    ids = torch.tensor([1] + [img_context_id] * 255 + [2])
-    with pytest.raises(ValueError, match="255 <IMG_CONTEXT> tokens but the image gives 256"):
-        model.embed_with_images(ids, torch.zeros(1, 256, model.config.llm.hidden_size), img_context_id)
+    per_tile = model.config.tokens_per_tile
+    cases = generation_cases(fixture_dir)
+    assert cases and all(c["num_image_context_tokens"] == per_tile * c["pixel_shape"][0] for c in cases)
+    bos, eos = special_id(fixture_dir, "<s>"), special_id(fixture_dir, "</s>")
+    ids = torch.tensor([bos] + [img_context_id] * (per_tile - 1) + [eos])
+    with pytest.raises(
+        ValueError, match=f"{per_tile - 1} <IMG_CONTEXT> tokens but the image gives {per_tile}"
+    ):
+        model.embed_with_images(ids, torch.zeros(1, per_tile, model.config.llm.hidden_size), img_context_id)
 
 
 def test_dynamic_rope_only_rescales_beyond_max_positions() -> None:

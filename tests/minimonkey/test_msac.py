@@ -6,6 +6,7 @@ import hashlib
 import json
 import pickle
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def _cases_by_image() -> dict[str, list[dict[str, Any]]]:
     """The fixture cases grouped by image, read at collection time (the parity_dir fixture's folder)."""
     path = parity_root() / "minimonkey" / "preprocess" / "cases.jsonl"
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").split("\n"):
         if line.strip():
             case = json.loads(line)
             grouped[case["image"]].append(case)
@@ -51,18 +52,26 @@ def _cases_by_image() -> dict[str, list[dict[str, Any]]]:
 
 
 CASES_BY_IMAGE = _cases_by_image()
+ALL_CASES = [case for cases in CASES_BY_IMAGE.values() for case in cases]
 # Whole-tensor float32/bf16 hashes: one case per image, profiles rotating (the sweep checks every uint8 tile).
 FULL_TENSOR_IDS = {
     cases[index % len(cases)]["id"] for index, (_, cases) in enumerate(sorted(CASES_BY_IMAGE.items()))
 }
-# Through the worker callable: 1x1 primary grid, MMMU upscale, RGBA, palette and grey images.
-PREPROCESSOR_CASE_IDS = [
-    "img00_tiny20__DocVQA",
-    "img05_3000x1000__MMMU",
-    "img20_rgba500x375__MME",
-    "img21_pal800x600__InfoVQA",
-    "img19_gray640x480__OCRBench",
-]
+# Through the worker callable, one case per path worth it, chosen by the case fields: 1x1 primary grid (its
+# tile moves last), the MMMU 2x upscale, RGBA (alpha dropped), palette and grey images.
+PREPROCESSOR_PATHS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "grid1x1": lambda case: case["primary"]["grid"] == [1, 1],
+    "upscale2x": lambda case: bool(case["upscale_2x_bilinear"]),
+    "rgba": lambda case: case["mode"] == "RGBA",
+    "palette": lambda case: case["mode"] == "P",
+    "grey": lambda case: case["mode"] == "L",
+}
+PREPROCESSOR_CASES = {
+    label: case
+    for label, rule in PREPROCESSOR_PATHS.items()
+    for case in [next((case for case in ALL_CASES if rule(case)), None)]
+    if case is not None
+}
 
 
 def _budget(case: dict[str, Any]) -> TileBudget:
@@ -71,34 +80,56 @@ def _budget(case: dict[str, Any]) -> TileBudget:
     )
 
 
-def test_fixture_has_every_case() -> None:
-    assert sum(len(cases) for cases in CASES_BY_IMAGE.values()) == 260
+def test_fixture_has_every_case(fixture_dir: Path) -> None:
+    summary = json.loads((fixture_dir / "summary.json").read_text(encoding="utf-8"))
+    assert len(ALL_CASES) == summary["n_preprocess_cases"] > 0
+    assert len({case["id"] for case in ALL_CASES}) == len(ALL_CASES)
+    assert all((fixture_dir / image).is_file() for image in CASES_BY_IMAGE)
 
 
 def test_candidate_order_for_every_budget(fixture_dir: Path) -> None:
+    orders = {}
     for name in ("candidate_order_all.json", "candidate_order.json"):
         expected = json.loads((fixture_dir / "preprocess" / name).read_text(encoding="utf-8"))
+        compared = 0
         for budget, grids in expected.items():
             low, high = (int(part) for part in budget.split("-"))
             assert [list(grid) for grid in candidate_grids(low, high)] == grids, budget
-    assert len(expected) < 820  # the "all" file (1 <= min <= max <= 40) was checked first
+            compared += 1
+        assert compared == len(expected) > 0, name
+        orders[name] = expected
+    every, used_here = orders["candidate_order_all.json"], orders["candidate_order.json"]
+    top = max(int(budget.split("-")[1]) for budget in every)  # "all": every 1 <= min <= max <= top
+    assert set(every) == {f"{low}-{high}" for high in range(1, top + 1) for low in range(1, high + 1)}
+    assert all(every[budget] == grids for budget, grids in used_here.items() if budget in every)
+    budgets = {f"{c['min_num1']}-{c['max_num1']}" for c in ALL_CASES}
+    budgets |= {f"{c['min_num2']}-{c['max_num2']}" for c in ALL_CASES}
+    assert budgets and budgets <= set(used_here)  # every budget the cases use is listed
 
 
 def test_profiles_reproduce_every_fixture_budget() -> None:
     seen = {case["profile"]: case for cases in CASES_BY_IMAGE.values() for case in cases}
-    assert len(seen) == 10
+    compared = 0
     for profile, case in seen.items():
         assert TILE_BUDGETS[profile] == _budget(case), profile
         assert resolve_tile_budget(profile) == _budget(case)
         if profile != "MultimodalOCR":  # a script of its own, not a VLMEvalKit dataset name
             assert TILE_BUDGETS[budget_profile_for_dataset(case["dataset"])] == _budget(case), case["dataset"]
+        compared += 1
+    assert compared == len(seen) > 0
+    assert all(_budget(case) == TILE_BUDGETS[case["profile"]] for case in ALL_CASES)  # consistent per profile
     assert TILE_BUDGETS["OCRBench_MultimodalOCR"] == TileBudget(12, 24, 3, 11)
     assert TILE_BUDGETS["HallusionBench"] == TILE_BUDGETS["POPE"] == TILE_BUDGETS["MME"]
 
 
-@pytest.mark.parametrize("image_name", sorted(CASES_BY_IMAGE))
+NO_CASES = "no-preprocess-cases"  # the one parameter when the cases file is empty: fails, never skips
+
+
+@pytest.mark.parametrize("image_name", sorted(CASES_BY_IMAGE) or [NO_CASES])
 def test_every_case_grids_order_and_uint8_tiles(fixture_dir: Path, image_name: str) -> None:
+    assert image_name in CASES_BY_IMAGE, "the fixture has no preprocess cases"
     image = load_rgb(fixture_dir / image_name)
+    compared = full_tensors = 0
     for case in CASES_BY_IMAGE[image_name]:
         budget = _budget(case)
         result = msac_tiles(image, budget)
@@ -114,34 +145,64 @@ def test_every_case_grids_order_and_uint8_tiles(fixture_dir: Path, image_name: s
         expected_roles = [role.split(" ")[0] for role in case["tile_roles"]]
         assert result.roles == expected_roles, case["id"]
         tiles = tiles_to_uint8(result.tiles)
+        assert len(case["tiles"]) == case["num_tiles"], case["id"]
         assert [_sha256(tile) for tile in tiles] == [tile["sha256_uint8_hwc"] for tile in case["tiles"]], (
             case["id"]
         )
-        stored = fixture_dir / "preprocess" / "tensors" / f"{case['id']}.uint8.npz"
-        if stored.is_file():
+        stored = fixture_dir / case["full_uint8_file"] if case.get("full_uint8_file") else None
+        if stored is not None and stored.is_file():  # optional; the per-tile sha256 above checks the same
             assert np.array_equal(tiles, np.load(stored)["tiles_uint8_nhwc"]), case["id"]
         if case["id"] in FULL_TENSOR_IDS:
             pixels = normalise_uint8(tiles)
             assert _sha256(pixels) == case["sha256_float32"], case["id"]
             assert _sha256(pixels.to(torch.bfloat16).view(torch.int16)) == case["sha256_bf16"], case["id"]
+            full_tensors += 1
+        compared += 1
+    assert compared == len(CASES_BY_IMAGE[image_name]) > 0
+    assert full_tensors == 1  # one whole-tensor check per image
 
 
 def test_normalisation_is_bit_exact_for_every_level(fixture_dir: Path) -> None:
-    """The stored uint8 tiles use all 256 levels per channel; their float32 tensor must match to the bit."""
-    tensors = fixture_dir / "preprocess" / "tensors"
-    tiles = np.load(tensors / "img00_tiny20__DocVQA.uint8.npz")["tiles_uint8_nhwc"]
-    assert all(len(np.unique(tiles[..., channel])) == 256 for channel in range(3))
-    expected = np.load(tensors / "img00_tiny20__DocVQA.float32.npz")["pixel_values_float32"]
+    """Upstream's uint8 tiles of a case that uses all 256 levels in every channel (recomputed from the image;
+    the fixture's per-tile sha256 proves they are upstream's): normalised, its float32 tensor to the bit."""
+    assert ALL_CASES
+    chosen = None
+    for case in sorted(ALL_CASES, key=lambda case: (case["num_tiles"], case["id"])):  # cheapest first
+        tiles = tiles_to_uint8(msac_tiles(load_rgb(fixture_dir / case["image"]), _budget(case)).tiles)
+        assert len(case["tiles"]) == len(tiles) == case["num_tiles"], case["id"]
+        assert [_sha256(tile) for tile in tiles] == [tile["sha256_uint8_hwc"] for tile in case["tiles"]], (
+            case["id"]
+        )
+        if all(len(np.unique(tiles[..., channel])) == 256 for channel in range(3)):
+            chosen = case
+            break
+    assert chosen is not None, "no fixture case has uint8 tiles with all 256 levels in every channel"
     pixels = normalise_uint8(tiles)
     assert pixels.dtype == torch.float32 and pixels.is_contiguous()
-    assert np.array_equal(pixels.numpy().view(np.uint32), expected.view(np.uint32))
+    assert tuple(pixels.shape) == tuple(chosen["pixel_shape"])
+    assert _sha256(pixels) == chosen["sha256_float32"], chosen["id"]
+    stored = fixture_dir / chosen["full_float32_file"] if chosen.get("full_float32_file") else None
+    if stored is not None and stored.is_file():  # optional extra: the stored tensor, compared bit by bit
+        expected = np.load(stored)["pixel_values_float32"]
+        assert np.array_equal(pixels.numpy().view(np.uint32), expected.view(np.uint32))
 
 
-@pytest.mark.parametrize("case_id", PREPROCESSOR_CASE_IDS)
-def test_preprocessor_end_to_end(fixture_dir: Path, case_id: str) -> None:
+def test_preprocessor_paths_are_in_the_fixture() -> None:
+    """The end-to-end worker test below runs at least one of the paths (chosen by case fields, not ids)."""
+    assert PREPROCESSOR_CASES, f"no fixture case takes any of {sorted(PREPROCESSOR_PATHS)}"
+    for label, case in PREPROCESSOR_CASES.items():
+        assert PREPROCESSOR_PATHS[label](case), label
+
+
+@pytest.mark.parametrize(
+    "case",
+    list(PREPROCESSOR_CASES.values()) or [None],
+    ids=[f"{k}-{c['id']}" for k, c in PREPROCESSOR_CASES.items()] or [NO_CASES],
+)
+def test_preprocessor_end_to_end(fixture_dir: Path, case: dict[str, Any] | None) -> None:
     """The picklable worker callable, from the file path to the float32 tensor (and the bf16 that upstream
     feeds the model)."""
-    case = next(case for cases in CASES_BY_IMAGE.values() for case in cases if case["id"] == case_id)
+    assert case is not None, f"no fixture case takes any of {sorted(PREPROCESSOR_PATHS)}"
     preprocessor = MiniMonkeyImagePreprocessor(TILE_BUDGETS[case["profile"]], "primary_first")
     pixels, grid = pickle.loads(pickle.dumps(preprocessor))(fixture_dir / case["image"])
     assert list(grid) == case["primary"]["grid"]

@@ -21,12 +21,9 @@ from monkeyeval.models.monkey.adapter import (
 )
 from monkeyeval.types import Sample
 
+from .parity_support import image_size_of, image_span_of, max_new_tokens_of, read_cases
+
 ADAPTERS: dict[str, type[MonkeyAdapter]] = {"monkey": MonkeyAdapter, "textmonkey": TextMonkeyAdapter}
-
-
-def read_cases(folder: Path) -> list[dict[str, Any]]:
-    lines = (folder / "cases.jsonl").read_text(encoding="utf-8").split("\n")
-    return sorted((json.loads(line) for line in lines if line.strip()), key=lambda case: case["row"])
 
 
 def sample_for(folder: Path, case: dict[str, Any]) -> Sample:
@@ -72,8 +69,8 @@ def test_registry_detects_the_fixture_families(parity_dir: Path) -> None:
 
 
 def test_image_span_per_family(parity_dir: Path) -> None:
-    assert MonkeyAdapter.image_span(config_of(parity_dir, "monkey")) == 1280
-    assert TextMonkeyAdapter.image_span(config_of(parity_dir, "textmonkey")) == 768
+    for family, adapter in ADAPTERS.items():  # the span every case's <img>..</img> has (and meta.json's)
+        assert adapter.image_span(config_of(parity_dir, family)) == image_span_of(parity_dir / family), family
 
 
 def test_dtype_resolution() -> None:
@@ -100,11 +97,11 @@ def test_family_options(monkey_adapter: MonkeyAdapter, parity_dir: Path) -> None
     assert monkey_adapter.padding_aware_positions is False
 
 
-def test_fingerprint(monkey_adapter: MonkeyAdapter) -> None:
+def test_fingerprint(monkey_adapter: MonkeyAdapter, parity_dir: Path) -> None:
     fingerprint = monkey_adapter.fingerprint()
     assert fingerprint["family"] == "monkey"
     assert fingerprint["dtype"] == "float32"
-    assert fingerprint["image_span"] == 1280
+    assert fingerprint["image_span"] == image_span_of(parity_dir / "monkey")
     assert len(fingerprint["checkpoint_sha256"]) == 64
     assert fingerprint["checkpoint"].endswith("checkpoint")
 
@@ -120,8 +117,9 @@ def test_preprocessor_is_picklable_and_matches_upstream_ids(
     preprocess = pickle.loads(pickle.dumps(monkey_adapter.preprocessor()))
     assert isinstance(preprocess, MonkeyPreprocessor)
     payload = preprocess(sample_for(folder, case), case["prompt"])
+    size = image_size_of(config_of(parity_dir, "monkey"))
     assert payload["input_ids"] == case["input_ids"]
-    assert payload["pixel_values"].shape == (3, 896, 896)
+    assert payload["pixel_values"].shape == (3, size, size)
     assert payload["pixel_values"].dtype == torch.float32
 
 
@@ -148,7 +146,7 @@ def test_dry_run_preprocessor_needs_no_weights(parity_dir: Path, tmp_path: Path)
         (folder / name).write_bytes((parity_dir / "textmonkey" / "checkpoint" / name).read_bytes())
     preprocess = TextMonkeyAdapter.dry_run_preprocessor(LoadOptions(checkpoint=str(folder)))
     assert isinstance(preprocess, MonkeyPreprocessor)
-    assert preprocess.tokenizer.image_span == 768
+    assert preprocess.tokenizer.image_span == image_span_of(parity_dir / "textmonkey")
 
 
 def test_answer_text_rules(monkey_adapter: MonkeyAdapter) -> None:
@@ -174,7 +172,7 @@ def run_cases(
         ModelInput(sample_for(folder, c), c["prompt"], preprocess(sample_for(folder, c), c["prompt"]))
         for c in chosen
     ]
-    settings = DecodeSettings(max_new_tokens=8)
+    settings = DecodeSettings(max_new_tokens=max_new_tokens_of(folder))
     if batch:
         return chosen, adapter.generate(inputs, settings)
     return chosen, [adapter.generate([item], settings)[0] for item in inputs]
@@ -186,14 +184,20 @@ def test_monkey_png_to_answers(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # image paths resolve against the fixture folder, not the cwd
     folder = parity_dir / "monkey"
-    cases, alone = run_cases(
-        monkey_adapter, folder, [0, 1], batch=False
-    )  # row 0 runs to the limit, row 1 stops
+    eod = monkey_adapter.tokenizer.eod_id
+    cases, alone = run_cases(monkey_adapter, folder, None, batch=False)  # rows that stop and rows that don't
     assert [g.text for g in alone] == [case["batch1"]["answer"] for case in cases]
-    assert [(g.n_new_tokens, g.hit_max_new_tokens) for g in alone] == [(8, True), (5, False)]
-    assert [case["batch1"]["n_steps"] for case in cases] == [8, 5]
+    assert [(g.n_new_tokens, g.hit_max_new_tokens) for g in alone] == [
+        (case["batch1"]["n_steps"], eod not in case["batch1"]["generated_ids"]) for case in cases
+    ]
+    limit = max_new_tokens_of(folder)
+    assert all(
+        case["batch1"]["n_steps"] == limit for case in cases if eod not in case["batch1"]["generated_ids"]
+    )
+    assert len(alone) == len(cases) > 0
     cases, batched = run_cases(monkey_adapter, folder, None, batch=True)
     assert [g.text for g in batched] == [case["batch4"]["answer"] for case in cases]
+    assert len(batched) == len(cases) > 0
 
 
 @pytest.mark.slow
@@ -209,6 +213,7 @@ def test_monkey_png_visual_embeddings(monkey_adapter: MonkeyAdapter, parity_dir:
         embeds = monkey_adapter.model.encode_images(pixels)
     with np.load(folder / "arrays.npz") as arrays:
         recorded = torch.from_numpy(arrays["visual_embeds"])
+    assert embeds.shape == recorded.shape and len(recorded) == len(read_cases(folder)) > 0
     torch.testing.assert_close(embeds, recorded, atol=1e-4, rtol=1e-4)
 
 
@@ -219,7 +224,10 @@ def test_textmonkey_png_to_answers(parity_dir: Path, monkeypatch: pytest.MonkeyP
     adapter = TextMonkeyAdapter.load(LoadOptions(checkpoint=str(folder / "checkpoint")))
     cases, batched = run_cases(adapter, folder, None, batch=True)
     assert [g.text for g in batched] == [case["batch4"]["answer"] for case in cases]
-    cases, alone = run_cases(adapter, folder, [2], batch=False)  # the row whose NTK alpha is 7 alone
+    assert len(batched) == len(cases) > 0
+    # alone: the row with the largest batch-1 NTK alpha (the longest prompt; alpha 7 alone when NTK is active)
+    row = max(cases, key=lambda case: (case["batch1"]["ntk_alpha"], case["prompt_len"]))["row"]
+    cases, alone = run_cases(adapter, folder, [row], batch=False)
     assert alone[0].text == cases[0]["batch1"]["answer"]
     assert alone[0].n_new_tokens == cases[0]["batch1"]["n_steps"]
 
@@ -236,7 +244,8 @@ def test_bf16_load_runs_in_bf16(parity_dir: Path) -> None:
     adapter = MonkeyAdapter.load(LoadOptions(checkpoint=str(folder / "checkpoint"), dtype="bf16"))
     assert {p.dtype for p in adapter.model.parameters()} == {torch.bfloat16}
     assert adapter.fingerprint()["dtype"] == "bfloat16"
-    case = read_cases(folder)[1]
+    cases = read_cases(folder)
+    case = cases[min(1, len(cases) - 1)]
     sample = sample_for(folder, case)
     payload = adapter.preprocessor()(sample, case["prompt"])
     (generation,) = adapter.generate(

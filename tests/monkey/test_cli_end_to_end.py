@@ -1,7 +1,7 @@
 """`monkeyeval run --task docvqa_test --ckpt <tiny Monkey fixture>` end to end, with 1 and 2 processes.
 
 The task is the built-in Monkey paper task; its jsonl (under a temporary data root) holds the fixture's
-first three samples (the ones using the monkey_vqa prompt) with the fixture images copied beside it.
+samples whose prompt is the monkey_vqa one (the task's prompt for Monkey), with their images copied beside it.
 """
 
 from __future__ import annotations
@@ -16,18 +16,25 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from monkeyeval.prompts import get_profile
 
-N_CASES = 3
+from .parity_support import max_new_tokens_of, read_cases
+
+pytestmark = pytest.mark.slow
 
 
 def build_data_root(parity_dir: Path, root: Path) -> list[dict[str, Any]]:
-    lines = (parity_dir / "monkey" / "cases.jsonl").read_text(encoding="utf-8").split("\n")
-    cases = sorted((json.loads(line) for line in lines if line.strip()), key=lambda case: case["row"])[
-        :N_CASES
+    profile = get_profile("monkey_vqa")
+    cases = [
+        case
+        for case in read_cases(parity_dir / "monkey")
+        if case["prompt"] == profile.render(question=case["question"], image=case["image"])
     ]
+    assert cases, "no monkey fixture case uses the monkey_vqa prompt"
     (root / "data" / "docvqa").mkdir(parents=True)
-    shutil.copytree(parity_dir / "monkey" / "images", root / "images")
+    for case in cases:  # the image path as the prompt spells it, relative to the data root
+        (root / case["image"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(parity_dir / "monkey" / case["image"], root / case["image"])
     with open(root / "data" / "docvqa" / "test_ans.jsonl", "w", encoding="utf-8") as handle:
         for index, case in enumerate(cases):
             record = {"image": case["image"], "question": case["question"], "question_id": index}
@@ -43,7 +50,7 @@ def run_cli(parity_dir: Path, root: Path, results: Path, *extra: str) -> subproc
         "--model-name", "tiny-monkey",
         "--data-root", str(root),
         "--results", str(results),
-        "--max-new-tokens", "8",
+        "--max-new-tokens", str(max_new_tokens_of(parity_dir / "monkey")),
         *extra,
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

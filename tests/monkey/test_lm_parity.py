@@ -38,12 +38,13 @@ def run_batch1(fx: LMFixture, row: int) -> GenerationOutput:
         torch.ones(1, len(ids), dtype=torch.long),
         fx.visual_embeds[row : row + 1],
         eod_id=fx.tokenizer.eod_id,
-        max_new_tokens=8,
+        max_new_tokens=fx.max_new_tokens,
         keep_step_logits=True,
     )
 
 
 def test_input_ids_exact(fx: LMFixture) -> None:
+    compared = 0
     for case in fx.cases:
         ids = fx.tokenizer.encode(case["prompt"])
         assert ids == case["input_ids"], case["id"]
@@ -51,16 +52,20 @@ def test_input_ids_exact(fx: LMFixture) -> None:
         assert [
             i for i, t in enumerate(ids) if t in (fx.tokenizer.img_start_id, fx.tokenizer.img_end_id)
         ] == (case["img_span"])
+        compared += 1
+    assert compared == len(fx.cases) > 0
 
 
 def test_batch4_input_ids_and_mask_exact(fx: LMFixture) -> None:
     batch = fx.tokenizer.encode_batch([case["prompt"] for case in fx.cases])
+    assert len(batch.input_ids) == fx.arrays["b4_input_ids"].shape[0] == len(fx.cases) > 0
     assert batch.input_ids == fx.arrays["b4_input_ids"].tolist()
     assert batch.attention_mask == fx.arrays["b4_attention_mask"].tolist()
 
 
 def test_batch1_ids_answers_and_logits_every_step(fx: LMFixture) -> None:
     eod = fx.tokenizer.eod_id
+    compared_cases = compared_steps = 0
     for case in fx.cases:
         row = case["row"]
         out = run_batch1(fx, row)
@@ -78,7 +83,11 @@ def test_batch1_ids_answers_and_logits_every_step(fx: LMFixture) -> None:
         assert len(step_logits) == case["batch1"]["n_steps"]
         for step, logits in enumerate(step_logits):
             torch.testing.assert_close(logits, recorded[step], atol=ATOL, rtol=RTOL)
+            compared_steps += 1
         assert torch.isnan(recorded[len(step_logits) :]).all()
+        compared_cases += 1
+    assert compared_cases == len(fx.cases) > 0
+    assert compared_steps == sum(case["batch1"]["n_steps"] for case in fx.cases) > 0
 
 
 def test_batch4_logits_every_live_step(fx: LMFixture) -> None:
@@ -88,17 +97,24 @@ def test_batch4_logits_every_live_step(fx: LMFixture) -> None:
         fx.tensor("b4_attention_mask"),
         fx.visual_embeds,
         eod_id=fx.tokenizer.eod_id,
-        max_new_tokens=8,
+        max_new_tokens=fx.max_new_tokens,
         keep_step_logits=True,
     )
     torch.testing.assert_close(out.step_logits[0], fx.tensor("first_step_logits_b4"), atol=ATOL, rtol=RTOL)
     recorded = fx.tensor("step_logits_b4")
     generated = fx.arrays["b4_generated_ids"]
+    n_steps = generated.shape[1]  # the steps the batched run made
+    assert len(out.step_logits) == n_steps <= recorded.shape[0]
+    live = [(step, row) for step in range(n_steps) for row in range(len(fx.cases))]
+    live = [(step, row) for step, row in live if fx.tokenizer.eod_id not in generated[row, :step].tolist()]
+    compared = 0
     for step, logits in enumerate(out.step_logits):
         for row in range(len(fx.cases)):
             finished_before = fx.tokenizer.eod_id in generated[row, :step].tolist()
             if not finished_before:  # rows fed the pad id after eod are don't-care
                 torch.testing.assert_close(logits[row], recorded[step, row], atol=ATOL, rtol=RTOL)
+                compared += 1
+    assert compared == len(live) >= len(fx.cases) > 0
     assert out.ntk_alphas == [case["batch4"]["ntk_alpha"] for case in fx.cases]
 
 
@@ -116,6 +132,7 @@ def test_ntk_alpha_as_recorded_per_fixture(fx: LMFixture) -> None:
     mask = fx.tensor("b4_attention_mask")
     _, raw = first_step_positions(fx.model, mask, padding_aware=False)
     _, aware = first_step_positions(fx.model, mask, padding_aware=True)
+    assert len(raw) == len(aware) == mask.shape[0] == len(fx.cases) > 0
     assert raw.tolist() == [case["batch4"]["ntk_alpha"] for case in fx.cases]
     assert aware.tolist() == [case["batch1"]["ntk_alpha"] for case in fx.cases]
 
@@ -144,9 +161,10 @@ def test_strict_loading_fails_loudly(parity_dir: Path, tmp_path: Path, family: s
     source = parity_dir / family / "checkpoint"
     target = copy_checkpoint(source, tmp_path / "ckpt")
     state = load_file(str(source / "model.safetensors"))
+    last = json.loads((source / "config.json").read_text())["num_hidden_layers"] - 1
     if change == "missing":
-        del state["transformer.h.1.mlp.w2.weight"]
-        pattern = r"not filled: \['transformer\.h\.1\.mlp\.w2\.weight'\]"
+        del state[f"transformer.h.{last}.mlp.w2.weight"]
+        pattern = rf"not filled: \['transformer\.h\.{last}\.mlp\.w2\.weight'\]"
     else:
         state["transformer.h.0.attn.extra_bias"] = torch.zeros(3)
         pattern = r"not consumed: \['transformer\.h\.0\.attn\.extra_bias'\]"
@@ -166,10 +184,11 @@ def test_recomputed_upstream_constants_are_ignored(parity_dir: Path, tmp_path: P
     source = parity_dir / "monkey" / "checkpoint"
     target = copy_checkpoint(source, tmp_path / "ckpt")
     state = load_file(str(source / "model.safetensors"))
-    state["transformer.h.0.attn.masked_bias"] = torch.tensor(-1e4)
-    state["transformer.h.1.attn.rotary_emb.inv_freq"] = torch.ones(32)
-    save_file(state, str(target / "model.safetensors"))
     config = json.loads((target / "config.json").read_text())
+    last = config["num_hidden_layers"] - 1
+    state["transformer.h.0.attn.masked_bias"] = torch.tensor(-1e4)
+    state[f"transformer.h.{last}.attn.rotary_emb.inv_freq"] = torch.ones(config["kv_channels"] // 2)
+    save_file(state, str(target / "model.safetensors"))
     model = MonkeyForCausalLM(config)
     model.load_checkpoint_weights(target)
     torch.testing.assert_close(model.lm_head.weight, state["lm_head.weight"])
