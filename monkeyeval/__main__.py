@@ -1,6 +1,6 @@
 """`python -m monkeyeval ...` (also what `torchrun -m monkeyeval run ...` starts)."""
 
-from monkeyeval.cli import main
+from monkeyeval.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from monkeyeval.atomic import atomic_write_bytes, atomic_write_jsonl
-from monkeyeval.dataset import jsonl_sha256
+from monkeyeval.core.atomic import atomic_write_bytes, atomic_write_jsonl
+from monkeyeval.tasks.dataset import jsonl_sha256
 
 ProgressFn = Callable[[int, int], None]
 """`(bytes read so far, total bytes)`, called as rows are read."""

@@ -41,8 +41,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from monkeyeval.atomic import atomic_write_json
-from monkeyeval.results_tree import (
+from monkeyeval.core.atomic import atomic_write_json
+from monkeyeval.results.tree import (
     AGGREGATIONS,
     SCORE_RELEVANT_FIELDS,
     ResultsError,

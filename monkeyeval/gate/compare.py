@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monkeyeval.gate.baseline import Baseline, BaselineEntry
-from monkeyeval.results_tree import ResultsError, ResultsTree, RunResult, SampleScores, load_sample_scores
-from monkeyeval.stats import PairedResult, paired_bootstrap
+from monkeyeval.metrics.stats import PairedResult, paired_bootstrap
+from monkeyeval.results.tree import ResultsError, ResultsTree, RunResult, SampleScores, load_sample_scores
 
 MODES = ("abs", "paired")
 GATED_HEALTH_KEYS = ("n_errors", "n_truncated", "n_missing")

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.paths import builtin_dir
 from monkeyeval.metrics.base import Metric
-from monkeyeval.paths import builtin_dir
 
 ENTRY_POINT_GROUP = "monkeyeval.metrics"
 BUILTIN_NAMESPACE = "monkeyeval_builtin_metrics"

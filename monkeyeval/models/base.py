@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monkeyeval.types import Generation, Sample
+from monkeyeval.core.types import Generation, Sample
 
 
 @dataclass(frozen=True)

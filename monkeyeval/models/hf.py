@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
+from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
 from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
-from monkeyeval.types import Generation, Sample
 
 # Token-aligned tensors (shape (1, seq_len)) that are left-padded; everything else is concatenated on dim 0.
 SEQUENCE_KEYS_PAD: dict[str, str] = {"input_ids": "pad", "attention_mask": "zero"}

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.weights import hash_files
-from monkeyeval.types import Generation, Sample
 
 
 class ReplayError(RuntimeError):

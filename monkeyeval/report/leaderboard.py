@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from monkeyeval.report.groups import GROUP_COLUMNS, aggregate_groups, group_members
-from monkeyeval.results_tree import ResultsTree, RunResult
+from monkeyeval.results.tree import ResultsTree, RunResult
 
 LEADERBOARD_SCHEMA = 1
 TASK_COLUMNS = (

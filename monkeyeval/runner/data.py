@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monkeyeval.types import Sample
+from monkeyeval.core.types import Sample
 
 
 @dataclass(frozen=True)

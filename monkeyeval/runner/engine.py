@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from monkeyeval.core.types import Generation, PredictionRecord, Sample
 from monkeyeval.models.base import DecodeSettings, ModelAdapter, ModelInput
 from monkeyeval.runner.data import Prepared, WorkItem, iterate_batches
-from monkeyeval.types import Generation, PredictionRecord, Sample
 
 
 def record_for(item: WorkItem, generation: Generation | None, error: str | None) -> PredictionRecord:

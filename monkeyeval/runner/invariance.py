@@ -12,11 +12,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from monkeyeval.core.types import PredictionRecord
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.runner.data import WorkItem
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.engine import predict
-from monkeyeval.types import PredictionRecord
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.types import PredictionRecord, Sample
+from monkeyeval.metrics.scoring import TaskScore
 from monkeyeval.runner.parts import read_manifest, read_metas, read_part_records
-from monkeyeval.scoring import TaskScore
-from monkeyeval.task_config import TaskConfig
-from monkeyeval.types import PredictionRecord, Sample
+from monkeyeval.tasks.config import TaskConfig
 
 MISSING_ERROR = "missing: no prediction was recorded for this sample (its shard or rank did not finish)"
 
@@ -73,7 +73,7 @@ def merge_run(
     allow_missing: bool = False,
 ) -> TaskScore:
     """Merge, score and write; IncompleteRun unless every sample has a prediction (or allow_missing)."""
-    from monkeyeval.store import finalize_run
+    from monkeyeval.results.store import finalize_run
 
     run_dir = Path(run_dir)
     done = read_part_records(run_dir)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monkeyeval.atomic import JsonlAppender, atomic_write_json, json_line, read_jsonl_tolerant
-from monkeyeval.types import PredictionRecord
+from monkeyeval.core.atomic import JsonlAppender, atomic_write_json, json_line, read_jsonl_tolerant
+from monkeyeval.core.types import PredictionRecord
 
 PARTS_DIR = "parts"
 MANIFEST_FILE = "run.json"

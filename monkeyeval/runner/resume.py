@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.runner.parts import part_files, read_manifest, read_part_records
-from monkeyeval.types import PredictionRecord, Sample
 
 NON_BLOCKING_MODEL_KEYS = frozenset({"checkpoint", "batch_size", "world_size"})
 

@@ -18,15 +18,15 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from monkeyeval.dataset import DatasetLoad
+from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter
-from monkeyeval.prompts import PromptProfile, format_options, get_profile
 from monkeyeval.runner.data import WorkItem
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.parts import PartId
 from monkeyeval.runner.sharding import ShardSpec
-from monkeyeval.task_config import TaskConfig
-from monkeyeval.types import Sample
+from monkeyeval.tasks.config import TaskConfig
+from monkeyeval.tasks.dataset import DatasetLoad
+from monkeyeval.tasks.prompts import PromptProfile, format_options, get_profile
 
 
 class RunError(RuntimeError):
@@ -155,7 +155,7 @@ class RunSession:
         """Tasks, family, adapter class and load options of the request."""
         from monkeyeval.models.registry import AdapterRegistry
         from monkeyeval.runner.distributed import pick_device
-        from monkeyeval.task_registry import TaskRegistry
+        from monkeyeval.tasks.registry import TaskRegistry
 
         request = self.request
         registry = TaskRegistry.discover(request.tasks_dirs, request.data_root)
@@ -216,7 +216,7 @@ class RunSession:
 
     def _dataset(self, task: TaskConfig) -> DatasetLoad:
         """The task's samples (read once per session)."""
-        from monkeyeval.dataset import load_samples
+        from monkeyeval.tasks.dataset import load_samples
 
         if task.name not in self._datasets:
             self._datasets[task.name] = load_samples(task, limit=self.request.limit)
@@ -253,9 +253,9 @@ class RunSession:
         max_new_tokens: int,
     ) -> dict[str, Any]:
         """Rank 0 / shard job: fingerprint check, resume plan, manifest. Returns the plan (or an error)."""
-        from monkeyeval.dataset import jsonl_sha256
         from monkeyeval.runner.parts import PartsError, next_attempt, write_manifest
         from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, move_aside, plan_resume
+        from monkeyeval.tasks.dataset import jsonl_sha256
 
         try:
             if self.request.fresh:
@@ -290,13 +290,13 @@ class RunSession:
     @property
     def model_name(self) -> str:
         """The results folder name of the model."""
-        from monkeyeval.store import safe_model_name
+        from monkeyeval.results.store import safe_model_name
 
         return safe_model_name(self.request.model_name or self.request.checkpoint)
 
     def run_task(self, task: TaskConfig, adapter: ModelAdapter, family: str) -> TaskOutcome:
         """Predict this process's share of `task`, then merge when this process is the one to do it."""
-        from monkeyeval import store
+        from monkeyeval.results import store
         from monkeyeval.runner.distributed import broadcast_from_main
         from monkeyeval.runner.sharding import contiguous_shard
 
@@ -427,7 +427,7 @@ class RunSession:
         self, task: TaskConfig, adapter_cls: type[ModelAdapter], family: str, options: LoadOptions
     ) -> TaskOutcome:
         """Render every prompt and check every image, loading no weights."""
-        from monkeyeval import store
+        from monkeyeval.results import store
         from monkeyeval.runner.data import prepare
 
         samples, items, profile = self._work_items(task, None, family, adapter_cls.default_prompt_profile)

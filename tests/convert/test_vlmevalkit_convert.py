@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from monkeyeval.cli import build_app
+from monkeyeval.cli.app import build_app
 from monkeyeval.convert.vlmevalkit import ConvertError, convert_tsv, parse_answer, sniff_image_extension
-from monkeyeval.dataset import load_samples
-from monkeyeval.task_loader import DataRoot, load_task_file
+from monkeyeval.tasks.dataset import load_samples
+from monkeyeval.tasks.loader import DataRoot, load_task_file
 
 
 def image_bytes(fmt: str, color: tuple[int, int, int]) -> bytes:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monkeyeval.atomic import (
+from monkeyeval.core.atomic import (
     JsonlAppender,
     atomic_write_json,
     atomic_write_text,
@@ -50,7 +50,7 @@ def test_killed_writer_never_leaves_a_torn_file(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from monkeyeval.atomic import atomic_write_text
+        from monkeyeval.core.atomic import atomic_write_text
         i = 0
         while True:
             atomic_write_text(Path({str(target)!r}), chr(ord("B") + i % 20) * 2_000_000)
@@ -94,7 +94,7 @@ def test_written_files_honour_the_umask(tmp_path: Path, umask: int, mode: int) -
         f"""
         import os
         from pathlib import Path
-        from monkeyeval.atomic import JsonlAppender, atomic_write_json, current_umask
+        from monkeyeval.core.atomic import JsonlAppender, atomic_write_json, current_umask
         os.umask({umask})
         assert current_umask() == {umask}
         atomic_write_json(Path({str(tmp_path / "scores.json")!r}), {{"a": 1}})

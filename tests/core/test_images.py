@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from monkeyeval.images import ImageLoadError, ImageNotFoundError, load_rgb
+from monkeyeval.core.images import ImageLoadError, ImageNotFoundError, load_rgb
+from monkeyeval.core.types import Sample
 from monkeyeval.runner.data import describe_preprocess_error
-from monkeyeval.types import Sample
 
 
 def test_rgba_and_palette_images_become_rgb(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from monkeyeval import __version__
-from monkeyeval.paths import builtin_dir, expand_checkpoint_alias
+from monkeyeval.core.paths import builtin_dir, expand_checkpoint_alias
 
 REPO = Path(__file__).resolve().parents[2]
 BUILTIN_KINDS = ("tasks", "metrics", "demo")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monkeyeval.prompts import PROFILES, format_options, get_profile
+from monkeyeval.tasks.prompts import PROFILES, format_options, get_profile
 
 IMAGE = "data/estvqa/test_image/011364.jpg"
 QUESTION = "What is this store?"

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from monkeyeval.commands import gate
+from monkeyeval.cli import gate
 from monkeyeval.gate import load_baseline
 
 N = 200

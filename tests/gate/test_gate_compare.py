@@ -11,7 +11,7 @@ import pytest
 from monkeyeval.gate import BaselineError, GateOptions, load_baseline, run_gate
 from monkeyeval.gate.baseline import Baseline, BaselineEntry, baseline_from_tree, write_baseline
 from monkeyeval.gate.compare import GateResult, TaskVerdict, check_entry
-from monkeyeval.results_tree import load_results
+from monkeyeval.results.tree import load_results
 
 FINGERPRINT = {
     "jsonl_sha256": "a" * 64,

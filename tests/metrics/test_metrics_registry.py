@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from monkeyeval.core.paths import builtin_dir
 from monkeyeval.metrics.base import Metric
 from monkeyeval.metrics.registry import (
     MetricRegistryError,
     UnknownMetricError,
     load_metric_registry,
 )
-from monkeyeval.paths import builtin_dir
 
 REQUIRED = {
     "anls_docvqa", "anls_pypi", "anls_monkey", "anls_mmf", "vqa_accuracy_official", "vqa_accuracy_lavis",

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from monkeyeval import stats
-from monkeyeval.stats import PairedResult, bootstrap_ci, paired_bootstrap
+from monkeyeval.metrics import stats
+from monkeyeval.metrics.stats import PairedResult, bootstrap_ci, paired_bootstrap
 
 
 def bernoulli(n: int, p: float, seed: int) -> np.ndarray:

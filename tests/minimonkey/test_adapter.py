@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelInput
 from monkeyeval.models.minimonkey.adapter import MiniMonkeyAdapter, MiniMonkeyOptions, MiniMonkeyPayload
 from monkeyeval.models.minimonkey.template import answer_from_decoded
-from monkeyeval.prompts import MINIMONKEY_VQA_SUFFIX, get_profile
-from monkeyeval.types import Sample
+from monkeyeval.tasks.prompts import MINIMONKEY_VQA_SUFFIX, get_profile
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from monkeyeval.models.minimonkey.template import (
     chat_text,
 )
 from monkeyeval.models.minimonkey.tokenizer import InternLM2Tokenizer
-from monkeyeval.prompts import get_profile
+from monkeyeval.tasks.prompts import get_profile
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelInput
 from monkeyeval.models.monkey.adapter import (
     MonkeyAdapter,
@@ -19,7 +20,6 @@ from monkeyeval.models.monkey.adapter import (
     decode_answer,
     resolve_dtype,
 )
-from monkeyeval.types import Sample
 
 from .parity_support import image_size_of, image_span_of, max_new_tokens_of, read_cases
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from monkeyeval.prompts import get_profile
+from monkeyeval.tasks.prompts import get_profile
 
 from .parity_support import max_new_tokens_of, read_cases
 

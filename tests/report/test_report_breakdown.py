@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monkeyeval.report import Leaderboard, build_leaderboard, render
-from monkeyeval.results_tree import load_results
+from monkeyeval.results.tree import load_results
 
 # Hand-computed OCRBench sums: A = 250 + 150 + 160 + 120 + 50 = 730 of 1000
 BREAKDOWN_A = {

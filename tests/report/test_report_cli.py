@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from monkeyeval.commands import report
+from monkeyeval.cli import report
 
 
 def invoke(app: typer.Typer, args: list[str]):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from monkeyeval.report import Leaderboard, build_leaderboard, render
-from monkeyeval.results_tree import load_results
+from monkeyeval.results.tree import load_results
 
 
 @pytest.fixture

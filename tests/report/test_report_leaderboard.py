@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monkeyeval.report import ReportError, build_leaderboard
-from monkeyeval.results_tree import load_results
+from monkeyeval.results.tree import load_results
 
 
 def build_tree(write_run, root: Path) -> None:

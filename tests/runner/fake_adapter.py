@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
-from monkeyeval.types import Generation, Sample
 
 SPEC = "runner.fake_adapter:FakeAdapter"
 

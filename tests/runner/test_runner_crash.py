@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from monkeyeval.cli import build_app
+from monkeyeval.cli.app import build_app
 from runner.fake_adapter import SPEC
 from runner.support import TinyTask, kill_after_lines, run_cli, start_cli
 

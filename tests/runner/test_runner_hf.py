@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from monkeyeval.cli import build_app
+from monkeyeval.cli.app import build_app
 from runner.fake_adapter import SPEC
 from runner.support import DEMO_CHECKPOINT, REPO_ROOT, TinyTask
 

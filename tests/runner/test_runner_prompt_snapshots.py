@@ -11,9 +11,9 @@ import json
 import os
 from pathlib import Path
 
+from monkeyeval.core.types import Sample
 from monkeyeval.runner.session import render_prompt, select_max_new_tokens, select_prompt
-from monkeyeval.task_registry import TaskRegistry
-from monkeyeval.types import Sample
+from monkeyeval.tasks.registry import TaskRegistry
 
 SNAPSHOT = Path(__file__).resolve().parent / "snapshots" / "final_prompts.json"
 FAMILY_DEFAULT_PROFILES = {

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from monkeyeval.cli import build_app
+from monkeyeval.cli.app import build_app
 from runner.fake_adapter import SPEC
 from runner.support import TinyTask
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import torch
 
-from monkeyeval.atomic import JsonlAppender
+from monkeyeval.core.atomic import JsonlAppender
+from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.models.hf import count_new_tokens, left_pad_collate, resolve_dtype
 from monkeyeval.models.registry import AdapterError, AdapterRegistry
 from monkeyeval.runner.distributed import DistContext, strip_nproc
@@ -26,7 +27,6 @@ from monkeyeval.runner.parts import (
 from monkeyeval.runner.progress import Progress
 from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, move_aside, plan_resume
 from monkeyeval.runner.sharding import ShardSpec, contiguous_shard, shard_bounds
-from monkeyeval.types import PredictionRecord, Sample
 from runner.fake_adapter import SPEC, FakeAdapter
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from monkeyeval.core.paths import builtin_dir
+from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
-from monkeyeval.paths import builtin_dir
-from monkeyeval.results_tree import load_run
-from monkeyeval.scoring import score_records
-from monkeyeval.store import finalize_run
-from monkeyeval.task_config import BreakdownSpec, DatasetSpec, TaskConfig
-from monkeyeval.task_loader import DataRoot, TaskConfigError, load_task_file
-from monkeyeval.types import PredictionRecord, Sample
+from monkeyeval.metrics.scoring import score_records
+from monkeyeval.results.store import finalize_run
+from monkeyeval.results.tree import load_run
+from monkeyeval.tasks.config import BreakdownSpec, DatasetSpec, TaskConfig
+from monkeyeval.tasks.loader import DataRoot, TaskConfigError, load_task_file
 
 
 @pytest.fixture(scope="module")

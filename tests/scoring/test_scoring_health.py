@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
-from monkeyeval.scoring import score_records
-from monkeyeval.task_config import DatasetSpec, TaskConfig
-from monkeyeval.types import PredictionRecord, Sample
+from monkeyeval.metrics.scoring import score_records
+from monkeyeval.tasks.config import DatasetSpec, TaskConfig
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from monkeyeval.cli import build_app
-from monkeyeval.paths import builtin_dir
+from monkeyeval.cli.app import build_app
+from monkeyeval.core.paths import builtin_dir
 
 DEMO_JSONL = builtin_dir("tasks") / "demo" / "demo.jsonl"
 

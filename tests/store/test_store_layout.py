@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import monkeyeval.atomic as atomic
-from monkeyeval.environment import git_commit, software_versions
+import monkeyeval.core.atomic as atomic
+from monkeyeval.core.environment import git_commit, software_versions
+from monkeyeval.core.types import PredictionRecord
 from monkeyeval.metrics.registry import load_metric_registry
-from monkeyeval.store import (
+from monkeyeval.results.store import (
     DamagedScoresError,
     finalize_run,
     read_scores,
@@ -20,8 +21,7 @@ from monkeyeval.store import (
     safe_model_name,
     task_fingerprint,
 )
-from monkeyeval.task_config import DatasetSpec, TaskConfig
-from monkeyeval.types import PredictionRecord
+from monkeyeval.tasks.config import DatasetSpec, TaskConfig
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monkeyeval.dataset import DatasetError, jsonl_sha256, load_samples, resolve_image
-from monkeyeval.task_config import DatasetSpec, FieldMap, TaskConfig
+from monkeyeval.tasks.config import DatasetSpec, FieldMap, TaskConfig
+from monkeyeval.tasks.dataset import DatasetError, jsonl_sha256, load_samples, resolve_image
 
 
 def make_task(tmp_path: Path, lines: list[str] | str, *, sha256: str | None = None, **kwargs) -> TaskConfig:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monkeyeval.dataset import jsonl_sha256, load_samples
-from monkeyeval.paths import builtin_dir
-from monkeyeval.prompts import PROFILES
-from monkeyeval.task_registry import TaskRegistry
+from monkeyeval.core.paths import builtin_dir
+from monkeyeval.tasks.dataset import jsonl_sha256, load_samples
+from monkeyeval.tasks.prompts import PROFILES
+from monkeyeval.tasks.registry import TaskRegistry
 
 REPO = Path(__file__).resolve().parents[2]
 

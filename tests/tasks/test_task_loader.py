@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from monkeyeval.metrics.registry import MetricRegistry
-from monkeyeval.task_config import FieldMap
-from monkeyeval.task_loader import (
+from monkeyeval.tasks.config import FieldMap
+from monkeyeval.tasks.loader import (
     DataRoot,
     TaskConfigError,
     load_task_file,

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from monkeyeval.paths import builtin_dir
-from monkeyeval.task_loader import TaskConfigError
-from monkeyeval.task_registry import TaskRegistry, UnknownTaskError, task_dirs
+from monkeyeval.core.paths import builtin_dir
+from monkeyeval.tasks.loader import TaskConfigError
+from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError, task_dirs
 
 
 def task_yaml(name: str, group: str | None = None, max_new_tokens: int = 10) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import PIL
 import torch
 
+from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.minimonkey.generate import GenerationRequest, GreedySettings, greedy_generate
 from monkeyeval.models.minimonkey.model import ARCHITECTURE, MiniMonkeyConfig, MiniMonkeyForCausalLM
@@ -44,7 +45,6 @@ from monkeyeval.models.weights import (
     checkpoint_sha256,
     resolve_checkpoint,
 )
-from monkeyeval.types import Generation, Sample
 
 PIXEL_DTYPE = torch.bfloat16  # upstream generate_v2 casts the tiles to bf16 before the model
 TRUE_WORDS = {"1", "true", "yes", "on"}

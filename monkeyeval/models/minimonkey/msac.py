@@ -26,7 +26,7 @@ import PIL
 import torch
 from PIL import Image
 
-from monkeyeval.images import load_rgb
+from monkeyeval.core.images import load_rgb
 
 IMAGE_SIZE = 448
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
 from monkeyeval.models.monkey.generate import greedy_generate
@@ -29,7 +30,6 @@ from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
 from monkeyeval.models.monkey.model import MonkeyForCausalLM
 from monkeyeval.models.monkey.tokenizer import ENDOFTEXT, MONKEY_IMAGE_SPAN, QwenTokenizer
 from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
-from monkeyeval.types import Generation, Sample
 
 TOKENIZER_FILE = "qwen.tiktoken"
 FAMILY_OPTIONS = ("padding_aware_positions",)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from monkeyeval.images import ImageLoadError, load_rgb
+from monkeyeval.core.images import ImageLoadError, load_rgb
 
 CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)

@@ -61,7 +61,7 @@ class TaskConfig:
 
     `metrics` lists registered metric names (aliases resolved); the first is the primary metric.
     `prompt` is the generic template (`{question}`); `profiles` maps a model family to a prompt profile name
-    (see `monkeyeval.prompts`); `family_options` maps a model family to options its adapter understands
+    (see `monkeyeval.tasks.prompts`); `family_options` maps a model family to options its adapter understands
     (e.g. `{"minimonkey": {"tiles": "DocVQA"}}`); `family_max_new_tokens` overrides max_new_tokens per
     family (Mini-Monkey's upstream path uses 1024 everywhere). `breakdown` (optional) asks scoring for
     per-category aggregates (see `BreakdownSpec`). `yaml_sha256` hashes the resolved

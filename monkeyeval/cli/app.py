@@ -1,4 +1,4 @@
-"""The `monkeyeval` command line. Each command lives in its own module under `monkeyeval.commands`."""
+"""The `monkeyeval` typer app: each command lives in its own module beside this one."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import typer
 from monkeyeval import __version__
 
 COMMAND_MODULES = (
-    "monkeyeval.commands.run",
-    "monkeyeval.commands.score",
-    "monkeyeval.commands.report",
-    "monkeyeval.commands.gate",
-    "monkeyeval.commands.listing",
-    "monkeyeval.commands.convert",
+    "monkeyeval.cli.run",
+    "monkeyeval.cli.score",
+    "monkeyeval.cli.report",
+    "monkeyeval.cli.gate",
+    "monkeyeval.cli.listing",
+    "monkeyeval.cli.convert",
 )
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monkeyeval.task_config import DatasetSpec, TaskConfig
-from monkeyeval.types import Sample
+from monkeyeval.core.types import Sample
+from monkeyeval.tasks.config import DatasetSpec, TaskConfig
 
 
 class DatasetError(ValueError):

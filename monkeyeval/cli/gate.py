@@ -69,7 +69,7 @@ def gate(
 ) -> None:
     from rich.text import Text
 
-    from monkeyeval.atomic import atomic_write_text
+    from monkeyeval.core.atomic import atomic_write_text
     from monkeyeval.gate import (
         BaselineError,
         GateOptions,
@@ -81,7 +81,7 @@ def gate(
     from monkeyeval.gate.compare import MODES
     from monkeyeval.gate.render import HEADLINE, markdown_gate, rich_gate
     from monkeyeval.report.render import make_console
-    from monkeyeval.results_tree import ResultsError, load_results
+    from monkeyeval.results.tree import ResultsError, load_results
 
     out, err = make_console(), make_console(stderr=True)
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from monkeyeval.scoring import TaskScore
-    from monkeyeval.task_config import TaskConfig
-    from monkeyeval.types import PredictionRecord, Sample
+    from monkeyeval.core.types import PredictionRecord, Sample
+    from monkeyeval.metrics.scoring import TaskScore
+    from monkeyeval.tasks.config import TaskConfig
 
 EXIT_OK = 0
 EXIT_VALIDATION = 1
@@ -104,7 +104,7 @@ def build_records(
     samples: list[Sample], predictions: ExternalPredictions, missing: MissingPolicy, source: Path
 ) -> tuple[list[PredictionRecord], list[str]]:
     """Validate ids; records in dataset order (missing ids as errored placeholders) and the missing ids."""
-    from monkeyeval.types import PredictionRecord
+    from monkeyeval.core.types import PredictionRecord
 
     if predictions.problems:
         listing = "\n  ".join(predictions.problems[:SHOW_IDS])
@@ -164,8 +164,8 @@ def score_file(
     seed: int = 0,
 ) -> ScoreOutcome:
     """Validate and score `predictions_path`, writing results/<model>/<task>/."""
-    from monkeyeval.dataset import jsonl_sha256, load_samples
-    from monkeyeval.store import finalize_run, run_dir
+    from monkeyeval.results.store import finalize_run, run_dir
+    from monkeyeval.tasks.dataset import jsonl_sha256, load_samples
 
     loaded = load_samples(task, check_image_root=False)  # scoring needs answers, not images
     predictions = read_predictions(predictions_path)
@@ -281,10 +281,10 @@ def score_command(
     from rich.console import Console
     from rich.markup import escape
 
-    from monkeyeval.dataset import DatasetError
-    from monkeyeval.store import safe_model_name
-    from monkeyeval.task_loader import TaskConfigError
-    from monkeyeval.task_registry import TaskRegistry, UnknownTaskError
+    from monkeyeval.results.store import safe_model_name
+    from monkeyeval.tasks.dataset import DatasetError
+    from monkeyeval.tasks.loader import TaskConfigError
+    from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError
 
     errors = Console(stderr=True)
     if not predictions.is_file():

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monkeyeval.paths import builtin_dir
-from monkeyeval.task_config import TaskConfig
-from monkeyeval.task_loader import (
+from monkeyeval.core.paths import builtin_dir
+from monkeyeval.tasks.config import TaskConfig
+from monkeyeval.tasks.loader import (
     DataRoot,
     MetricLookup,
     TaskConfigError,

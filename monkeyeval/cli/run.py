@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from monkeyeval.paths import expand_checkpoint_alias
+from monkeyeval.core.paths import expand_checkpoint_alias
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -166,12 +166,12 @@ def _print_error(console: Console, exc: BaseException) -> None:
 
 def _is_user_error(exc: Exception) -> bool:
     """Errors with a message meant for the user (bad config, data, checkpoint, refused resume)."""
-    from monkeyeval.dataset import DatasetError
     from monkeyeval.models.registry import AdapterError
     from monkeyeval.models.weights import CheckpointError
     from monkeyeval.runner.merge import IncompleteRun
     from monkeyeval.runner.parts import PartsError
     from monkeyeval.runner.session import RunError
+    from monkeyeval.tasks.dataset import DatasetError
 
     user_errors: tuple[type[Exception], ...] = (
         DatasetError,
@@ -185,7 +185,7 @@ def _is_user_error(exc: Exception) -> bool:
         FileNotFoundError,
     )
     try:
-        from monkeyeval.task_loader import TaskConfigError
+        from monkeyeval.tasks.loader import TaskConfigError
 
         user_errors = (*user_errors, TaskConfigError)
     except ImportError:  # pragma: no cover
@@ -214,11 +214,11 @@ def merge_command(
     Example (after `monkeyeval run --task demo --ckpt demo --shard 0/2`, then the same with `--shard 1/2`):
     monkeyeval merge results/demo__checkpoint/demo
     """
-    from monkeyeval.dataset import load_samples
     from monkeyeval.runner.merge import merge_run
     from monkeyeval.runner.parts import read_manifest
     from monkeyeval.runner.summary import print_summary
-    from monkeyeval.task_registry import TaskRegistry
+    from monkeyeval.tasks.dataset import load_samples
+    from monkeyeval.tasks.registry import TaskRegistry
 
     err = _stderr_console()
     try:

@@ -38,8 +38,8 @@ def tasks_command(
     from rich.markup import escape
     from rich.table import Table
 
-    from monkeyeval.task_loader import TaskConfigError
-    from monkeyeval.task_registry import TaskRegistry, UnknownTaskError
+    from monkeyeval.tasks.loader import TaskConfigError
+    from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError
 
     console = Console()
     try:

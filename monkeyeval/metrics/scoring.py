@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monkeyeval.task_config import BreakdownSpec, TaskConfig
-from monkeyeval.types import PredictionRecord, Sample
+from monkeyeval.core.types import PredictionRecord, Sample
+from monkeyeval.tasks.config import BreakdownSpec, TaskConfig
 
 SCHEMA_VERSION = 1
 
@@ -110,14 +110,14 @@ def score_records(
     Records with an error score 0 on every metric. `n_missing` says how many of the errored records are
     placeholders for missing predictions (reported as n_missing instead of n_errors). `samples` (same order,
     matched by id) supply the `extra` fields some metrics need (e.g. OCRBench's `type`). CIs come from
-    `monkeyeval.stats.bootstrap_ci` with `seed`; corpus metrics get no CI. `metrics` defaults to the metric
-    registry.
+    `monkeyeval.metrics.stats.bootstrap_ci` with `seed`; corpus metrics get no CI. `metrics` defaults to the
+    metric registry.
     """
     if metrics is None:
         from monkeyeval.metrics.registry import load_metric_registry
 
         metrics = load_metric_registry()
-    from monkeyeval.stats import bootstrap_ci
+    from monkeyeval.metrics.stats import bootstrap_ci
 
     extras = _extras_for(records, samples)
     errored = [r.error is not None for r in records]

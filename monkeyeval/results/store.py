@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from monkeyeval.atomic import atomic_write_json, atomic_write_jsonl
-from monkeyeval.dataset import jsonl_sha256
-from monkeyeval.environment import software_versions
-from monkeyeval.scoring import SCHEMA_VERSION, TaskScore, score_records
-from monkeyeval.task_config import TaskConfig
-from monkeyeval.types import PredictionRecord, Sample
+from monkeyeval.core.atomic import atomic_write_json, atomic_write_jsonl
+from monkeyeval.tasks.dataset import jsonl_sha256
+from monkeyeval.core.environment import software_versions
+from monkeyeval.metrics.scoring import SCHEMA_VERSION, TaskScore, score_records
+from monkeyeval.tasks.config import TaskConfig
+from monkeyeval.core.types import PredictionRecord, Sample
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SCORES_FILE = "scores.json"

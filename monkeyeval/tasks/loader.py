@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import yaml
 
-from monkeyeval.prompts import PROFILES
-from monkeyeval.task_config import BreakdownSpec, DatasetSpec, FieldMap, TaskConfig
+from monkeyeval.tasks.config import BreakdownSpec, DatasetSpec, FieldMap, TaskConfig
+from monkeyeval.tasks.prompts import PROFILES
 
 DATA_ROOT_ENV = "MONKEYEVAL_DATA"
 

@@ -32,10 +32,10 @@ def report(
     """
     from rich.text import Text
 
-    from monkeyeval.atomic import atomic_write_text
+    from monkeyeval.core.atomic import atomic_write_text
     from monkeyeval.report import FORMATS, ReportError, build_leaderboard, render
     from monkeyeval.report.render import make_console, rich_renderable
-    from monkeyeval.results_tree import ResultsError, load_results
+    from monkeyeval.results.tree import ResultsError, load_results
 
     err = make_console(stderr=True)
     if fmt not in FORMATS:

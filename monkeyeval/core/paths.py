@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # monkeyeval/
 BUILTIN_KINDS = ("tasks", "metrics", "demo")
 DEMO_CHECKPOINT_ALIAS = "demo"
 

@@ -1,1 +1,0 @@
-"""CLI commands; each module exposes `register(app: typer.Typer) -> None` and imports heavy deps lazily."""

@@ -1,0 +1,1 @@
+"""What every other package builds on: errors, data types, atomic file IO, paths, images, environment."""
