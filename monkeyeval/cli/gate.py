@@ -81,7 +81,8 @@ def gate(
     from monkeyeval.gate.compare import MODES
     from monkeyeval.gate.render import HEADLINE, markdown_gate, rich_gate
     from monkeyeval.report.render import make_console
-    from monkeyeval.results.tree import ResultsError, load_results
+    from monkeyeval.results.schema import ResultsError
+    from monkeyeval.results.tree import load_results
 
     out, err = make_console(), make_console(stderr=True)
 

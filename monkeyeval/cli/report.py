@@ -35,7 +35,8 @@ def report(
     from monkeyeval.core.atomic import atomic_write_text
     from monkeyeval.report import FORMATS, ReportError, build_leaderboard, render
     from monkeyeval.report.render import make_console, rich_renderable
-    from monkeyeval.results.tree import ResultsError, load_results
+    from monkeyeval.results.schema import ResultsError
+    from monkeyeval.results.tree import load_results
 
     err = make_console(stderr=True)
     if fmt not in FORMATS:

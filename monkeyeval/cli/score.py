@@ -12,7 +12,7 @@ import typer
 
 if TYPE_CHECKING:
     from monkeyeval.core.types import PredictionRecord, Sample
-    from monkeyeval.metrics.scoring import TaskScore
+    from monkeyeval.results.schema import TaskScore
     from monkeyeval.tasks.config import TaskConfig
 
 EXIT_OK = 0
@@ -164,7 +164,8 @@ def score_file(
     seed: int = 0,
 ) -> ScoreOutcome:
     """Validate and score `predictions_path`, writing results/<model>/<task>/."""
-    from monkeyeval.results.store import finalize_run, run_dir
+    from monkeyeval.results.finalize import finalize_run
+    from monkeyeval.results.layout import run_dir
     from monkeyeval.tasks.dataset import jsonl_sha256, load_samples
 
     loaded = load_samples(task, check_image_root=False)  # scoring needs answers, not images
@@ -281,7 +282,7 @@ def score_command(
     from rich.console import Console
     from rich.markup import escape
 
-    from monkeyeval.results.store import safe_model_name
+    from monkeyeval.results.layout import safe_model_name
     from monkeyeval.tasks.dataset import DatasetError
     from monkeyeval.tasks.loader import TaskConfigError
     from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError

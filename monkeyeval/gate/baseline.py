@@ -42,14 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.atomic import atomic_write_json
-from monkeyeval.results.tree import (
-    AGGREGATIONS,
-    SCORE_RELEVANT_FIELDS,
-    ResultsError,
-    ResultsTree,
-    RunResult,
-    load_sample_scores,
-)
+from monkeyeval.results.schema import AGGREGATIONS, SCORE_RELEVANT_FIELDS, ResultsError, RunResult
+from monkeyeval.results.tree import ResultsTree, load_sample_scores
 
 BASELINE_FORMAT = "monkeyeval-baseline"
 BASELINE_SCHEMA = 1

@@ -25,7 +25,8 @@ from typing import Any
 
 from monkeyeval.gate.baseline import Baseline, BaselineEntry
 from monkeyeval.metrics.stats import PairedResult, paired_bootstrap
-from monkeyeval.results.tree import ResultsError, ResultsTree, RunResult, SampleScores, load_sample_scores
+from monkeyeval.results.schema import ResultsError, RunResult
+from monkeyeval.results.tree import ResultsTree, SampleScores, load_sample_scores
 
 MODES = ("abs", "paired")
 GATED_HEALTH_KEYS = ("n_errors", "n_truncated", "n_missing")

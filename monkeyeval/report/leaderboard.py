@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 from monkeyeval.report.groups import GROUP_COLUMNS, aggregate_groups, group_members
-from monkeyeval.results.tree import ResultsTree, RunResult
+from monkeyeval.results.schema import RunResult
+from monkeyeval.results.tree import ResultsTree
 
 LEADERBOARD_SCHEMA = 1
 TASK_COLUMNS = (

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.types import PredictionRecord, Sample
-from monkeyeval.metrics.scoring import TaskScore
+from monkeyeval.results.finalize import finalize_run
+from monkeyeval.results.schema import TaskScore
 from monkeyeval.runner.parts import read_manifest, read_metas, read_part_records
 from monkeyeval.tasks.config import TaskConfig
 
@@ -73,8 +74,6 @@ def merge_run(
     allow_missing: bool = False,
 ) -> TaskScore:
     """Merge, score and write; IncompleteRun unless every sample has a prediction (or allow_missing)."""
-    from monkeyeval.results.store import finalize_run
-
     run_dir = Path(run_dir)
     done = read_part_records(run_dir)
     missing = [i for i in range(len(samples)) if i not in done]

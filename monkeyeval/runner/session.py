@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter
+from monkeyeval.results import layout
 from monkeyeval.runner.data import WorkItem
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.parts import PartId
@@ -290,13 +291,10 @@ class RunSession:
     @property
     def model_name(self) -> str:
         """The results folder name of the model."""
-        from monkeyeval.results.store import safe_model_name
-
-        return safe_model_name(self.request.model_name or self.request.checkpoint)
+        return layout.safe_model_name(self.request.model_name or self.request.checkpoint)
 
     def run_task(self, task: TaskConfig, adapter: ModelAdapter, family: str) -> TaskOutcome:
         """Predict this process's share of `task`, then merge when this process is the one to do it."""
-        from monkeyeval.results import store
         from monkeyeval.runner.distributed import broadcast_from_main
         from monkeyeval.runner.sharding import contiguous_shard
 
@@ -304,7 +302,7 @@ class RunSession:
         adapter.configure_task(task_model_options(task, family, request.model_options))
         samples, items, profile = self._work_items(task, adapter, family, adapter.default_prompt_profile)
         max_new_tokens = select_max_new_tokens(task, family, request.max_new_tokens)
-        run_dir = store.run_dir(request.results, self.model_name, task.name)
+        run_dir = layout.run_dir(request.results, self.model_name, task.name)
         plan: dict[str, Any] | None = None
         if ctx.is_main:
             plan = self._plan(run_dir, task, family, adapter, samples, items, profile, max_new_tokens)
@@ -427,7 +425,6 @@ class RunSession:
         self, task: TaskConfig, adapter_cls: type[ModelAdapter], family: str, options: LoadOptions
     ) -> TaskOutcome:
         """Render every prompt and check every image, loading no weights."""
-        from monkeyeval.results import store
         from monkeyeval.runner.data import prepare
 
         samples, items, profile = self._work_items(task, None, family, adapter_cls.default_prompt_profile)
@@ -444,7 +441,7 @@ class RunSession:
             self.say(escape(f"  prompt [{item.sample.id}]: {item.prompt!r}"))
         for sample, error in errors[:10]:
             self.say(f"  [red]error[/red] {escape(f'[{sample.id}]: {error}')}")
-        run_dir = store.run_dir(self.request.results, self.model_name, task.name)
+        run_dir = layout.run_dir(self.request.results, self.model_name, task.name)
         scores = {"n": len(samples), "n_errors": len(errors), "dry_run": True}
         return TaskOutcome(task.name, run_dir, scores, "dry run: nothing written")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monkeyeval.results.tree import ResultsError, load_results, load_sample_scores
+from monkeyeval.results.schema import ResultsError
+from monkeyeval.results.tree import load_results, load_sample_scores
 
 
 def test_names_come_from_content_at_any_depth(results_root: Path, make_run) -> None:
@@ -124,8 +125,8 @@ def test_bad_prediction_lines_name_file_and_line(tmp_path: Path, lines: list[str
 
 
 def test_reads_what_the_scorer_writes(results_root: Path) -> None:
-    """Schema agreement with `monkeyeval.metrics.scoring.TaskScore.to_json` (the writer of scores.json)."""
-    from monkeyeval.metrics.scoring import MetricScore, TaskScore
+    """Schema agreement with `monkeyeval.results.schema.TaskScore.to_json` (the writer of scores.json)."""
+    from monkeyeval.results.schema import MetricScore, TaskScore
 
     task_score = TaskScore(
         task="docvqa_val",

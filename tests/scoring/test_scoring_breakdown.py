@@ -11,9 +11,9 @@ import pytest
 from monkeyeval.core.paths import builtin_dir
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
-from monkeyeval.metrics.scoring import score_records
-from monkeyeval.results.store import finalize_run
-from monkeyeval.results.tree import load_run
+from monkeyeval.results.finalize import finalize_run
+from monkeyeval.results.schema import read_scores_file
+from monkeyeval.results.scoring import score_records
 from monkeyeval.tasks.config import BreakdownSpec, DatasetSpec, TaskConfig
 from monkeyeval.tasks.loader import DataRoot, TaskConfigError, load_task_file
 
@@ -92,7 +92,7 @@ def test_breakdown_written_to_scores_json_and_read_back(
         "score": 1.0,
         "n": 2,
     }
-    run = load_run(tmp_path / "m" / "ocrbench" / "scores.json")
+    run = read_scores_file(tmp_path / "m" / "ocrbench" / "scores.json")
     top = {category.name: category for category in run.breakdown}
     assert top["Text Recognition"].score == 2 and top["Text Recognition"].n == 4
     assert [m.name for m in top["Text Recognition"].members] == [

@@ -9,7 +9,7 @@ import pytest
 
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
-from monkeyeval.metrics.scoring import score_records
+from monkeyeval.results.scoring import score_records
 from monkeyeval.tasks.config import DatasetSpec, TaskConfig
 
 

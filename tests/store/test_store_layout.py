@@ -13,14 +13,9 @@ import monkeyeval.core.atomic as atomic
 from monkeyeval.core.environment import git_commit, software_versions
 from monkeyeval.core.types import PredictionRecord
 from monkeyeval.metrics.registry import load_metric_registry
-from monkeyeval.results.store import (
-    DamagedScoresError,
-    finalize_run,
-    read_scores,
-    run_dir,
-    safe_model_name,
-    task_fingerprint,
-)
+from monkeyeval.results.finalize import finalize_run
+from monkeyeval.results.layout import run_dir, safe_model_name, task_fingerprint
+from monkeyeval.results.schema import ResultsError, read_scores_file
 from monkeyeval.tasks.config import DatasetSpec, TaskConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,12 +86,13 @@ def test_finalize_run_writes_both_files(tmp_path, task, metrics):
     assert list(rows[0]) == ["index", "id", "prompt", "prediction", "answers", "score", "scores", "error",
                              "n_new_tokens", "truncated"]  # fmt: skip
     assert [r["score"] for r in rows] == [1.0, 0.0, 0.0]
-    scores = read_scores(target / "scores.json")
+    scores = json.loads((target / "scores.json").read_text(encoding="utf-8"))
     assert scores == json.loads(json.dumps(result.to_json()))
-    assert scores["model"] == "m" and scores["task"] == "mytask" and scores["groups"] == ["g"]
-    assert scores["score"] == pytest.approx(1 / 3) and scores["n_errors"] == 1 and scores["n_empty"] == 0
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", scores["created"])
-    fp = scores["fingerprint"]
+    run = read_scores_file(target / "scores.json")
+    assert run.model == "m" and run.task == "mytask" and run.groups == ("g",)
+    assert run.score == pytest.approx(1 / 3) and run.n_errors == 1 and run.n_empty == 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", run.created)
+    fp = run.fingerprint
     assert fp["model"] == model_fp
     assert fp["prompt_sha256"] == hashlib.sha256(b"P0\nP1\nP2").hexdigest()
     assert fp["jsonl_sha256"] == hashlib.sha256(b'{"x": 1}\n').hexdigest()
@@ -144,42 +140,42 @@ def test_crash_mid_write_keeps_previous_scores(tmp_path, task, metrics, monkeypa
     monkeypatch.undo()
     assert {name: (target / name).read_bytes() for name in before} == before
     assert sorted(p.name for p in target.iterdir()) == ["predictions.jsonl", "scores.json"]  # no temp files
-    read_scores(target / "scores.json")
+    read_scores_file(target / "scores.json")
 
 
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        ("{not json", "not valid JSON"),
-        ("[1]", "expected a JSON object"),
+        ("{not json", "invalid JSON"),
+        ("[1]", "top level must be a JSON object"),
         ('{"schema": 2}', "unsupported schema 2"),
         ('{"schema": 1}', "missing key 'model'"),
     ],
 )
-def test_read_scores_damaged(tmp_path, content, reason):
+def test_damaged_scores_file_names_file_and_reason(tmp_path, content, reason):
     path = tmp_path / "scores.json"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(DamagedScoresError) as info:
-        read_scores(path)
+    with pytest.raises(ResultsError) as info:
+        read_scores_file(path)
     assert str(path) in str(info.value) and reason in str(info.value)
     assert info.value.path == path
 
 
-def test_read_scores_checks_types_and_primary(tmp_path, task, metrics):
+def test_scores_reader_checks_types_and_primary(tmp_path, task, metrics):
     finalize_run(tmp_path, task, records(), {}, "m", metrics=metrics)
     good = json.loads((tmp_path / "scores.json").read_text())
     for mutate, reason in [
-        (lambda d: d.update(n="3"), "'n' has the wrong type"),
-        (lambda d: d.update(metric="other"), "not in 'metrics'"),
+        (lambda d: d.update(n="3"), "'n' must be a non-negative integer"),
+        (lambda d: d.update(metric="other"), "missing from 'metrics'"),
         (lambda d: d.update(ci95=[1]), "ci95"),
     ]:
         data = json.loads(json.dumps(good))
         mutate(data)
         (tmp_path / "bad.json").write_text(json.dumps(data))
-        with pytest.raises(DamagedScoresError, match=reason):
-            read_scores(tmp_path / "bad.json")
-    with pytest.raises(DamagedScoresError, match="does not exist"):
-        read_scores(tmp_path / "absent.json")
+        with pytest.raises(ResultsError, match=reason):
+            read_scores_file(tmp_path / "bad.json")
+    with pytest.raises(ResultsError, match="does not exist"):
+        read_scores_file(tmp_path / "absent.json")
 
 
 def test_environment_versions(tmp_path):

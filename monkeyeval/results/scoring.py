@@ -2,99 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from monkeyeval.core.types import PredictionRecord, Sample
+from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
+from monkeyeval.metrics.stats import bootstrap_ci
+from monkeyeval.results.schema import MetricScore, TaskScore, finite_or_none
 from monkeyeval.tasks.config import BreakdownSpec, TaskConfig
-
-SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class MetricScore:
-    """One metric's result on a task."""
-
-    name: str
-    score: float
-    ci95: tuple[float, float] | None
-    aggregation: str
-    version: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "score": _finite_or_none(self.score),
-            "ci95": list(self.ci95) if self.ci95 is not None else None,
-            "aggregation": self.aggregation,
-            "version": self.version,
-        }
-
-
-@dataclass
-class TaskScore:
-    """Everything scores.json holds for one (model, task). `to_json()` gives the schema-1 dict.
-
-    Health counts: `n` records; `n_errors` records with an error that are not missing predictions (scored 0);
-    `n_missing` records standing in for missing predictions (scored 0); `n_scored` = n - n_errors - n_missing;
-    `n_empty` scored records with a blank prediction; `n_truncated` records that hit max_new_tokens.
-    `breakdown` (tasks with a `breakdown` spec): the primary metric per category, see `category_breakdown`.
-    """
-
-    task: str
-    groups: list[str]
-    metric: str
-    metrics: dict[str, MetricScore]
-    n: int
-    n_scored: int
-    n_errors: int
-    n_empty: int
-    n_truncated: int
-    n_missing: int = 0
-    model: str = ""
-    fingerprint: dict[str, Any] = field(default_factory=dict)
-    created: str = ""
-    breakdown: dict[str, dict[str, Any]] | None = None
-
-    @property
-    def score(self) -> float:
-        """The primary metric's score."""
-        return self.metrics[self.metric].score
-
-    @property
-    def ci95(self) -> tuple[float, float] | None:
-        """The primary metric's 95% bootstrap interval."""
-        return self.metrics[self.metric].ci95
-
-    def to_json(self) -> dict[str, Any]:
-        """The scores.json object (schema 1; "breakdown" only for tasks that ask for one)."""
-        primary = self.metrics[self.metric].to_json()
-        out = {
-            "schema": SCHEMA_VERSION,
-            "model": self.model,
-            "task": self.task,
-            "groups": list(self.groups),
-            "metric": self.metric,
-            "score": primary["score"],
-            "ci95": primary["ci95"],
-            "metrics": {name: m.to_json() for name, m in self.metrics.items()},
-            "n": self.n,
-            "n_scored": self.n_scored,
-            "n_errors": self.n_errors,
-            "n_empty": self.n_empty,
-            "n_truncated": self.n_truncated,
-            "n_missing": self.n_missing,
-            "fingerprint": self.fingerprint,
-            "created": self.created,
-        }
-        if self.breakdown is not None:
-            out["breakdown"] = self.breakdown
-        return out
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def score_records(
@@ -103,7 +18,7 @@ def score_records(
     samples: list[Sample] | None = None,
     seed: int = 0,
     n_missing: int = 0,
-    metrics: Any = None,
+    metrics: MetricRegistry | None = None,
 ) -> TaskScore:
     """Score `records` (dataset order) with every metric of `task`; fills `record.score`/`.scores` in place.
 
@@ -113,12 +28,7 @@ def score_records(
     `monkeyeval.metrics.stats.bootstrap_ci` with `seed`; corpus metrics get no CI. `metrics` defaults to the
     metric registry.
     """
-    if metrics is None:
-        from monkeyeval.metrics.registry import load_metric_registry
-
-        metrics = load_metric_registry()
-    from monkeyeval.metrics.stats import bootstrap_ci
-
+    metrics = metrics if metrics is not None else load_metric_registry()
     extras = _extras_for(records, samples)
     errored = [r.error is not None for r in records]
     n_errored = sum(errored)
@@ -194,7 +104,7 @@ def category_breakdown(
         per_category.setdefault(name, []).append(0.0 if value is None else float(value))
 
     def entry(scores: list[float]) -> dict[str, Any]:
-        return {"score": _finite_or_none(_aggregate(scores, aggregation)), "n": len(scores)}
+        return {"score": finite_or_none(_aggregate(scores, aggregation)), "n": len(scores)}
 
     out: dict[str, dict[str, Any]] = {}
     for name in per_category:

@@ -1,0 +1,339 @@
+"""The scores.json schema: one writer (`TaskScore.to_json`) and one reader (`read_scores_file`).
+
+A scores.json (schema 1) holds `schema, model, task, groups, metric, score, ci95, metrics{name: {score, ci95,
+aggregation, version}}, n, n_scored, n_errors, n_empty, n_truncated, n_missing, fingerprint, created` and,
+for tasks that declare one, `breakdown{category: {score, n, members?}}`. The reader validates every key and
+raises `ResultsError` naming the file and the problem; it never returns a half-valid run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monkeyeval.core.errors import UserError
+
+SCHEMA_VERSION = 1
+AGGREGATIONS = ("mean", "sum", "corpus")
+COUNT_KEYS = ("n", "n_scored", "n_errors", "n_empty", "n_truncated", "n_missing")
+SCORE_RELEVANT_FIELDS = ("jsonl_sha256", "metric", "metric_version", "prompt_sha256")
+"""Fingerprint fields that change what a score means; the gate refuses to compare across them."""
+
+
+class ResultsError(UserError, ValueError):
+    """A results file that is unreadable or invalid; the message names the file (and line) and the fix."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class MetricScore:
+    """One metric's aggregate on a task (`score` None or NaN: not computable, written as null)."""
+
+    name: str
+    score: float | None
+    ci95: tuple[float, float] | None
+    aggregation: str
+    version: str
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"score", "ci95", "aggregation", "version"}`."""
+        return {
+            "score": finite_or_none(self.score),
+            "ci95": list(self.ci95) if self.ci95 is not None else None,
+            "aggregation": self.aggregation,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class CategoryScore:
+    """One entry of a run's per-category breakdown; a super-category lists its `members`."""
+
+    name: str
+    score: float | None
+    n: int
+    members: tuple[CategoryScore, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"category", "score", "n", "members": [...]}` (the leaderboard's JSON form)."""
+        return {
+            "category": self.name,
+            "score": self.score,
+            "n": self.n,
+            "members": [member.to_json() for member in self.members],
+        }
+
+
+@dataclass
+class TaskScore:
+    """Everything scores.json holds for one (model, task), as the scorer builds it; `to_json()` writes it.
+
+    Health counts: `n` records; `n_errors` records with an error that are not missing predictions (scored 0);
+    `n_missing` records standing in for missing predictions (scored 0); `n_scored` = n - n_errors - n_missing;
+    `n_empty` scored records with a blank prediction; `n_truncated` records that hit max_new_tokens.
+    `breakdown` (tasks with a `breakdown` spec): the primary metric per category.
+    """
+
+    task: str
+    groups: list[str]
+    metric: str
+    metrics: dict[str, MetricScore]
+    n: int
+    n_scored: int
+    n_errors: int
+    n_empty: int
+    n_truncated: int
+    n_missing: int = 0
+    model: str = ""
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    breakdown: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def score(self) -> float | None:
+        """The primary metric's score."""
+        return self.metrics[self.metric].score
+
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        """The primary metric's 95% bootstrap interval."""
+        return self.metrics[self.metric].ci95
+
+    def to_json(self) -> dict[str, Any]:
+        """The scores.json object (schema 1; "breakdown" only for tasks that ask for one)."""
+        primary = self.metrics[self.metric].to_json()
+        out = {
+            "schema": SCHEMA_VERSION,
+            "model": self.model,
+            "task": self.task,
+            "groups": list(self.groups),
+            "metric": self.metric,
+            "score": primary["score"],
+            "ci95": primary["ci95"],
+            "metrics": {name: m.to_json() for name, m in self.metrics.items()},
+            "n": self.n,
+            "n_scored": self.n_scored,
+            "n_errors": self.n_errors,
+            "n_empty": self.n_empty,
+            "n_truncated": self.n_truncated,
+            "n_missing": self.n_missing,
+            "fingerprint": self.fingerprint,
+            "created": self.created,
+        }
+        if self.breakdown is not None:
+            out["breakdown"] = self.breakdown
+        return out
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One validated scores.json, as read back."""
+
+    path: Path
+    model: str
+    task: str
+    groups: tuple[str, ...]
+    metric: str
+    score: float
+    ci95: tuple[float, float] | None
+    aggregation: str
+    metric_version: str
+    metrics: Mapping[str, MetricScore]
+    n: int
+    n_scored: int
+    n_errors: int
+    n_empty: int
+    n_truncated: int
+    n_missing: int
+    fingerprint: Mapping[str, Any]
+    created: str
+    breakdown: tuple[CategoryScore, ...] = ()
+
+    @property
+    def run_dir(self) -> Path:
+        """The folder that holds this run's files."""
+        return self.path.parent
+
+    @property
+    def predictions_path(self) -> Path:
+        """Where this run's per-sample records live."""
+        return self.run_dir / "predictions.jsonl"
+
+    @property
+    def is_fraction(self) -> bool:
+        """True when the primary metric is a mean of per-sample values in [0, 1]."""
+        return self.aggregation == "mean"
+
+    def score_relevant_fingerprint(self) -> dict[str, Any]:
+        """The fingerprint fields the gate compares (metric name/version fall back to the top-level keys)."""
+        fallback = {"metric": self.metric, "metric_version": self.metric_version}
+        return {key: self.fingerprint.get(key, fallback.get(key)) for key in SCORE_RELEVANT_FIELDS}
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """`value`, or None where it is None, NaN or infinite (JSON has no NaN)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------- the reader
+
+
+def read_scores_file(path: Path) -> RunResult:
+    """Read and validate one scores.json; raises `ResultsError` naming the file and the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: file does not exist", path) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultsError(f"{path}: cannot read file ({err})", path) from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ResultsError(
+            f"{path}: invalid JSON at line {err.lineno} column {err.colno} ({err.msg}); re-run "
+            "`monkeyeval score` for this run to rewrite it",
+            path,
+        ) from None
+    return parse_scores(obj, path)
+
+
+def parse_scores(obj: Any, path: Path) -> RunResult:
+    """Validate a decoded scores.json object (schema 1)."""
+    if not isinstance(obj, dict):
+        raise ResultsError(f"{path}: top level must be a JSON object, got {type(obj).__name__}", path)
+    schema = obj.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path}: unsupported schema {schema!r} (this monkeyeval reads schema {SCHEMA_VERSION}); "
+            "upgrade monkeyeval or re-score the run",
+            path,
+        )
+    model = _require_str(obj, "model", path)
+    task = _require_str(obj, "task", path)
+    metric = _require_str(obj, "metric", path)
+    score = _require_number(obj.get("score"), "score", path)
+    groups_raw = obj.get("groups", [])
+    if not isinstance(groups_raw, list) or not all(isinstance(g, str) for g in groups_raw):
+        raise ResultsError(f"{path}: 'groups' must be a list of strings", path)
+    counts = {key: _require_count(obj, key, path) for key in COUNT_KEYS}
+    metrics = _parse_metrics(obj.get("metrics"), path)
+    if metric not in metrics:
+        raise ResultsError(f"{path}: primary metric {metric!r} is missing from 'metrics'", path)
+    primary = metrics[metric]
+    fingerprint = obj.get("fingerprint", {})
+    if not isinstance(fingerprint, dict):
+        raise ResultsError(f"{path}: 'fingerprint' must be an object", path)
+    created = obj.get("created", "")
+    return RunResult(
+        path=path,
+        model=model,
+        task=task,
+        groups=tuple(groups_raw),
+        metric=metric,
+        score=score,
+        ci95=_parse_ci(obj.get("ci95"), "ci95", path),
+        aggregation=primary.aggregation,
+        metric_version=primary.version,
+        metrics=metrics,
+        fingerprint=fingerprint,
+        created=created if isinstance(created, str) else "",
+        breakdown=_parse_breakdown(obj.get("breakdown"), "breakdown", path),
+        **counts,
+    )
+
+
+def _require_str(obj: dict[str, Any], key: str, path: Path) -> str:
+    if key not in obj:
+        raise ResultsError(f"{path}: missing key {key!r}", path)
+    value = obj[key]
+    if not isinstance(value, str) or not value:
+        raise ResultsError(f"{path}: {key!r} must be a non-empty string, got {value!r}", path)
+    return value
+
+
+def _require_number(value: Any, label: str, path: Path) -> float:
+    if value is None:
+        raise ResultsError(f"{path}: missing or null number {label!r}", path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ResultsError(f"{path}: {label!r} must be a number, got {value!r}", path)
+    if not math.isfinite(value):
+        raise ResultsError(f"{path}: {label!r} is {value!r}; a finite number is required", path)
+    return float(value)
+
+
+def _require_count(obj: dict[str, Any], key: str, path: Path) -> int:
+    if key not in obj:
+        raise ResultsError(f"{path}: missing key {key!r}", path)
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ResultsError(f"{path}: {key!r} must be a non-negative integer, got {value!r}", path)
+    return value
+
+
+def _parse_ci(value: Any, label: str, path: Path) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise ResultsError(f"{path}: {label!r} must be [low, high] or null, got {value!r}", path)
+    return (_require_number(value[0], f"{label}[0]", path), _require_number(value[1], f"{label}[1]", path))
+
+
+def _parse_breakdown(value: Any, label: str, path: Path) -> tuple[CategoryScore, ...]:
+    """`{"<category>": {"score", "n", "members"?: {...}}}` -> CategoryScores (absent or null: none)."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ResultsError(f"{path}: {label!r} must be an object of category -> {{score, n}}", path)
+    parsed = []
+    for name, entry in value.items():
+        where = f"{label}.{name}"
+        if not isinstance(entry, dict):
+            raise ResultsError(f"{path}: {where!r} must be an object with 'score' and 'n'", path)
+        raw_score = entry.get("score")
+        n = entry.get("n")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ResultsError(f"{path}: {where}.n must be a non-negative integer, got {n!r}", path)
+        parsed.append(
+            CategoryScore(
+                name=str(name),
+                score=None if raw_score is None else _require_number(raw_score, f"{where}.score", path),
+                n=n,
+                members=_parse_breakdown(entry.get("members"), f"{where}.members", path),
+            )
+        )
+    return tuple(parsed)
+
+
+def _parse_metrics(value: Any, path: Path) -> dict[str, MetricScore]:
+    if not isinstance(value, dict) or not value:
+        raise ResultsError(f"{path}: 'metrics' must be a non-empty object of metric name -> result", path)
+    parsed: dict[str, MetricScore] = {}
+    for name, entry in value.items():
+        label = f"metrics.{name}"
+        if not isinstance(entry, dict):
+            raise ResultsError(f"{path}: {label!r} must be an object", path)
+        aggregation = entry.get("aggregation")
+        if aggregation not in AGGREGATIONS:
+            raise ResultsError(
+                f"{path}: {label}.aggregation must be one of {AGGREGATIONS}, got {aggregation!r}", path
+            )
+        version = entry.get("version")
+        if not isinstance(version, (str, int)) or isinstance(version, bool):
+            raise ResultsError(f"{path}: {label}.version must be a string, got {version!r}", path)
+        raw_score = entry.get("score")  # null: not computable (e.g. no samples); only the primary needs one
+        parsed[name] = MetricScore(
+            name=str(name),
+            score=None if raw_score is None else _require_number(raw_score, f"{label}.score", path),
+            ci95=_parse_ci(entry.get("ci95"), f"{label}.ci95", path),
+            aggregation=str(aggregation),
+            version=str(version),
+        )
+    return parsed
