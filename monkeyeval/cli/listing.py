@@ -38,8 +38,8 @@ def tasks_command(
     from rich.markup import escape
     from rich.table import Table
 
-    from monkeyeval.tasks.loader import TaskConfigError
     from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError
+    from monkeyeval.tasks.yaml_source import TaskConfigError
 
     console = Console()
     try:

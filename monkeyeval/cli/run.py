@@ -185,7 +185,7 @@ def _is_user_error(exc: Exception) -> bool:
         FileNotFoundError,
     )
     try:
-        from monkeyeval.tasks.loader import TaskConfigError
+        from monkeyeval.tasks.yaml_source import TaskConfigError
 
         user_errors = (*user_errors, TaskConfigError)
     except ImportError:  # pragma: no cover

@@ -284,8 +284,8 @@ def score_command(
 
     from monkeyeval.results.layout import safe_model_name
     from monkeyeval.tasks.dataset import DatasetError
-    from monkeyeval.tasks.loader import TaskConfigError
     from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError
+    from monkeyeval.tasks.yaml_source import TaskConfigError
 
     errors = Console(stderr=True)
     if not predictions.is_file():

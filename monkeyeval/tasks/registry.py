@@ -9,15 +9,8 @@ from pathlib import Path
 
 from monkeyeval.core.paths import builtin_dir
 from monkeyeval.tasks.config import TaskConfig
-from monkeyeval.tasks.loader import (
-    DataRoot,
-    MetricLookup,
-    TaskConfigError,
-    did_you_mean,
-    is_template,
-    load_task_file,
-    resolve_data_root,
-)
+from monkeyeval.tasks.loader import DataRoot, MetricLookup, is_template, load_task_file, resolve_data_root
+from monkeyeval.tasks.yaml_source import TaskConfigError, did_you_mean
 
 TASKS_PATH_ENV = "MONKEYEVAL_TASKS_PATH"
 

@@ -15,7 +15,8 @@ from monkeyeval.results.finalize import finalize_run
 from monkeyeval.results.schema import read_scores_file
 from monkeyeval.results.scoring import score_records
 from monkeyeval.tasks.config import BreakdownSpec, DatasetSpec, TaskConfig
-from monkeyeval.tasks.loader import DataRoot, TaskConfigError, load_task_file
+from monkeyeval.tasks.loader import DataRoot, load_task_file
+from monkeyeval.tasks.yaml_source import TaskConfigError
 
 
 @pytest.fixture(scope="module")

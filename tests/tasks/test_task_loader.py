@@ -8,12 +8,8 @@ import pytest
 
 from monkeyeval.metrics.registry import MetricRegistry
 from monkeyeval.tasks.config import FieldMap
-from monkeyeval.tasks.loader import (
-    DataRoot,
-    TaskConfigError,
-    load_task_file,
-    resolve_data_root,
-)
+from monkeyeval.tasks.loader import DataRoot, load_task_file, resolve_data_root
+from monkeyeval.tasks.yaml_source import TaskConfigError
 
 MINIMAL = """
 task: t1

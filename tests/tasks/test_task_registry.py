@@ -7,8 +7,8 @@ import os
 import pytest
 
 from monkeyeval.core.paths import builtin_dir
-from monkeyeval.tasks.loader import TaskConfigError
 from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError, task_dirs
+from monkeyeval.tasks.yaml_source import TaskConfigError
 
 
 def task_yaml(name: str, group: str | None = None, max_new_tokens: int = 10) -> str:
