@@ -3,7 +3,8 @@
 Every environment installs torch 2.13.0 first: on the project's machines that pin resolves to a local CPU
 wheel, while an unpinned torch would pull gigabytes of CUDA packages. The `tests`, `demo`, `lint` and
 `typecheck` sessions install the exact versions in requirements/constraints.txt (what CI runs with);
-`tests_latest` installs the newest versions pyproject.toml allows, to see dependency drift on purpose.
+`tests_latest` installs the newest versions pyproject.toml allows, to see dependency drift on purpose;
+`tests_floors` installs the lowest ones it declares, so the floors stay honest.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 TORCH = "torch==2.13.0"
 PYTHON = "3.11"
 CONSTRAINTS = "requirements/constraints.txt"
+FLOORS = "requirements/floors.txt"
 
 
 def _install(session: nox.Session, extras: str = "dev") -> None:
@@ -42,6 +44,16 @@ def tests_latest(session: nox.Session) -> None:
     """The test suite against the newest dependency versions pyproject.toml allows (torch stays 2.13.0)."""
     session.install(TORCH)
     session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[dev]", TORCH)
+    session.run("pip", "list", "--format", "freeze")
+    _test(session)
+
+
+@nox.session(python=PYTHON)
+def tests_floors(session: nox.Session) -> None:
+    """The test suite against the lowest versions pyproject.toml declares (requirements/floors.txt)."""
+    session.install(TORCH)
+    session.install("-r", FLOORS)
+    session.install("-c", FLOORS, "-e", ".[dev]")
     session.run("pip", "list", "--format", "freeze")
     _test(session)
 
