@@ -1,10 +1,12 @@
-"""The metric contract every plugin implements."""
+"""The metric contract every plugin implements, and the error it raises for a missing optional dependency."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from monkeyeval.core.errors import UserError
 
 PerSampleFn = Callable[..., float]
 """`(prediction: str, answers: list[str], **extra) -> float`; extra keyword args come from `extra_fields`."""
@@ -16,6 +18,11 @@ CorpusFn = Callable[[Sequence[str], Sequence[Sequence[str]]], tuple[float, list[
 """Corpus-level metrics (CIDEr): `(predictions, answers) -> (corpus score, per-sample scores)`."""
 
 Aggregation = Literal["mean", "sum", "corpus"]
+
+
+class MissingDependencyError(UserError, RuntimeError):
+    """An optional dependency of a metric (e.g. Java or pycocoevalcap for CIDEr) is not installed; the
+    message says how to install it or which metric to use instead."""
 
 
 @dataclass(frozen=True)

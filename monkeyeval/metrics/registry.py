@@ -1,30 +1,30 @@
-"""Discovery of metric plugins: the built-in `metrics/*.py` files and `monkeyeval.metrics` entry points.
+"""Discovery of metric plugins: the built-in package and the `monkeyeval.metrics` entry points.
 
-Each built-in plugin file exposes `METRICS: list[Metric]`; it is imported from its file path under the
-private package name `monkeyeval_builtin_metrics.<stem>` (no sys.path changes). An entry point of group
-`monkeyeval.metrics` loads to a `Metric` or to a list of them.
+Each public module of the package `monkeyeval.metrics.builtin` (the top-level `metrics/*.py`, see
+`monkeyeval.metrics.builtin`) defines `METRICS: list[Metric]`; modules whose name starts with "_" are
+helpers the plugins import. An entry point of group `monkeyeval.metrics` loads to a `Metric` or a list of
+them. A name or alias registered twice is an error that names both sources.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import importlib.metadata
-import importlib.util
-import sys
+import pkgutil
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from monkeyeval.core.paths import builtin_dir
+from monkeyeval.core.errors import UserError
 from monkeyeval.metrics.base import Metric
 
 ENTRY_POINT_GROUP = "monkeyeval.metrics"
-BUILTIN_NAMESPACE = "monkeyeval_builtin_metrics"
+BUILTIN_PACKAGE = "monkeyeval.metrics.builtin"
 
 
-class UnknownMetricError(KeyError):
+class UnknownMetricError(UserError, KeyError):
     """A metric name (or alias) that no plugin registers."""
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
@@ -38,7 +38,7 @@ class UnknownMetricError(KeyError):
         return self.message
 
 
-class MetricRegistryError(RuntimeError):
+class MetricRegistryError(UserError, RuntimeError):
     """A plugin is malformed or two plugins register the same name."""
 
 
@@ -98,34 +98,18 @@ class MetricRegistry:
         return self._sources[name]
 
 
-def _namespace_package() -> types.ModuleType:
-    package = sys.modules.get(BUILTIN_NAMESPACE)
-    if package is None:
-        package = types.ModuleType(BUILTIN_NAMESPACE)
-        package.__path__ = []
-        sys.modules[BUILTIN_NAMESPACE] = package
-    return package
+def plugin_modules(package: str = BUILTIN_PACKAGE) -> list[types.ModuleType]:
+    """Import every public module of a plugin package (files starting with "_" are helpers), by name."""
+    folders = importlib.import_module(package).__path__
+    names = sorted(info.name for info in pkgutil.iter_modules(folders) if not info.name.startswith("_"))
+    return [importlib.import_module(f"{package}.{name}") for name in names]
 
 
-def load_plugin_file(path: Path) -> list[Metric]:
-    """Import one plugin file by path and return its `METRICS` list."""
-    _namespace_package()
-    module_name = f"{BUILTIN_NAMESPACE}.{path.stem}"
-    module = sys.modules.get(module_name)
-    if module is None or getattr(module, "__file__", None) != str(path):
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise MetricRegistryError(f"{path}: cannot be imported as a metric plugin")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception:
-            del sys.modules[module_name]
-            raise
+def plugin_metrics(module: types.ModuleType) -> list[Metric]:
+    """The `METRICS` list a plugin module defines."""
     metrics = getattr(module, "METRICS", None)
     if not isinstance(metrics, list):
-        raise MetricRegistryError(f"{path}: a metric plugin must define METRICS: list[Metric]")
+        raise MetricRegistryError(f"{module.__file__}: a metric plugin must define METRICS: list[Metric]")
     return metrics
 
 
@@ -137,16 +121,13 @@ def _entry_point_metrics(loaded: Any, label: str) -> list[Metric]:
     raise MetricRegistryError(f"{label}: an entry point must load to a Metric or a list of Metric")
 
 
-def load_metric_registry(extra_plugins: bool = True, plugin_dir: Path | None = None) -> MetricRegistry:
-    """Every built-in metric (files in `builtin_dir("metrics")` or `plugin_dir`) and, when `extra_plugins`,
-    every entry point of group `monkeyeval.metrics`."""
+def load_metric_registry(extra_plugins: bool = True, package: str = BUILTIN_PACKAGE) -> MetricRegistry:
+    """Every metric of the plugin package (default: the built-in plugins) and, when `extra_plugins`, every
+    entry point of group `monkeyeval.metrics`."""
     registry = MetricRegistry()
-    folder = plugin_dir if plugin_dir is not None else builtin_dir("metrics")
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        for metric in load_plugin_file(path.resolve()):
-            registry.add(metric, str(path))
+    for module in plugin_modules(package):
+        for metric in plugin_metrics(module):
+            registry.add(metric, str(module.__file__))
     if extra_plugins:
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             label = f"entry point {entry_point.name!r} ({entry_point.value})"

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from metric_strategies import ascii_text, edge_text, random_answer_pairs, random_edge_text
 
-from monkeyeval.metrics.anls import (
+from monkeyeval.metrics.builtin.anls import (
     anls_docvqa,
     anls_docvqa_batch,
     anls_mmf,

@@ -9,9 +9,10 @@ from collections import Counter
 
 import pytest
 
-from monkeyeval.metrics import cider as cider_module
-from monkeyeval.metrics.cider import (
-    MissingDependencyError,
+from monkeyeval.core.errors import UserError
+from monkeyeval.metrics.base import MissingDependencyError
+from monkeyeval.metrics.builtin import cider as cider_module
+from monkeyeval.metrics.builtin.cider import (
     cider_coco,
     cider_d,
     cider_pretokenized,
@@ -175,8 +176,9 @@ def test_java_line_breaks_replaced(char: str) -> None:
 
 def test_cider_coco_missing_java(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cider_module.shutil, "which", lambda name: None)
-    with pytest.raises(MissingDependencyError, match=r"needs Java .*default-jre-headless"):
+    with pytest.raises(MissingDependencyError, match=r"needs Java .*default-jre-headless") as caught:
         cider_coco(["a"], [["a"]])
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, RuntimeError)
 
 
 def test_cider_coco_missing_pycocoevalcap(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,19 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from metric_strategies import edge_text
 
-from monkeyeval.metrics.matching import (
+from monkeyeval.metrics.builtin.matching import (
     contains_match_monkey,
     contains_match_textmonkey,
     exact_match_qwen,
     gqa_contains_monkey,
     gqa_exact_match_qwen,
     gqa_post_process,
-    ocrbench,
-    ocrbench_hme100k,
     scienceqa_choice,
     scienceqa_mc_internvl,
     strip_textmonkey_blocks,
 )
+from monkeyeval.metrics.builtin.ocrbench import ocrbench, ocrbench_hme100k
 
 
 @pytest.mark.parametrize(

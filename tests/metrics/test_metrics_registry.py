@@ -6,13 +6,18 @@ import importlib.metadata
 import re
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.paths import builtin_dir
 from monkeyeval.metrics.base import Metric
+from monkeyeval.metrics.builtin import anls as anls_plugin
+from monkeyeval.metrics.builtin import vqa_accuracy as vqa_plugin
 from monkeyeval.metrics.registry import (
+    BUILTIN_PACKAGE,
     MetricRegistryError,
     UnknownMetricError,
     load_metric_registry,
@@ -61,15 +66,20 @@ def test_metric_metadata(registry) -> None:
     assert registry.get("scienceqa_mc_internvl").extra_fields == ("options",)
 
 
-def test_plugins_are_imported_under_a_private_namespace(registry) -> None:
-    assert "monkeyeval_builtin_metrics.anls" in sys.modules
+def test_plugins_are_imported_as_the_builtin_package(registry) -> None:
+    assert BUILTIN_PACKAGE == "monkeyeval.metrics.builtin"
+    assert sys.modules["monkeyeval.metrics.builtin.anls"] is anls_plugin
+    assert anls_plugin.__file__ == str(builtin_dir("metrics") / "anls.py")
     assert registry.source("anls_docvqa").endswith("anls.py")
+    assert registry.get("anls_docvqa").per_sample is anls_plugin.anls_docvqa
+    assert vqa_plugin.CONTRACTIONS is sys.modules["monkeyeval.metrics.builtin._vqa_tables"].CONTRACTIONS
+    assert not any(name.startswith("monkeyeval_builtin") for name in sys.modules)
 
 
 def test_unknown_metric_did_you_mean(registry) -> None:
     with pytest.raises(UnknownMetricError) as caught:
         registry.get("anls_docqva")
-    assert isinstance(caught.value, KeyError)
+    assert isinstance(caught.value, KeyError) and isinstance(caught.value, UserError)
     message = str(caught.value)
     assert "Did you mean 'anls_docvqa'" in message
     assert "cider_pretokenized" in message and "vqa_score" in message
@@ -103,25 +113,55 @@ def _write_plugin(folder: Path, stem: str, names: list[str]) -> None:
     )
 
 
-def test_duplicate_names_across_plugins_name_both_sources(tmp_path: Path) -> None:
-    _write_plugin(tmp_path, "one", ["dup"])
-    _write_plugin(tmp_path, "two", ["dup"])
+@pytest.fixture
+def plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    """An empty plugin package (folder, importable name) on a temporary sys.path entry; its modules are
+    dropped from sys.modules afterwards."""
+    name = "metric_plugins_" + re.sub(r"\W", "_", tmp_path.name)
+    folder = tmp_path / name
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield folder, name
+    for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+        del sys.modules[module]
+
+
+def test_duplicate_names_across_plugins_name_both_sources(plugin_package: tuple[Path, str]) -> None:
+    folder, package = plugin_package
+    _write_plugin(folder, "one", ["dup"])
+    _write_plugin(folder, "two", ["dup"])
     with pytest.raises(
         MetricRegistryError, match=r"'dup' is registered twice: by .*one\.py and by .*two\.py"
-    ):
-        load_metric_registry(extra_plugins=False, plugin_dir=tmp_path)
+    ) as caught:
+        load_metric_registry(extra_plugins=False, package=package)
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, RuntimeError)
 
 
-def test_plugin_without_metrics_list(tmp_path: Path) -> None:
-    (tmp_path / "broken.py").write_text("X = 1\n", encoding="utf-8")
+def test_plugin_without_metrics_list(plugin_package: tuple[Path, str]) -> None:
+    folder, package = plugin_package
+    (folder / "broken.py").write_text("X = 1\n", encoding="utf-8")
     with pytest.raises(MetricRegistryError, match=r"broken\.py: a metric plugin must define METRICS"):
-        load_metric_registry(extra_plugins=False, plugin_dir=tmp_path)
+        load_metric_registry(extra_plugins=False, package=package)
 
 
-def test_private_files_are_skipped(tmp_path: Path) -> None:
-    _write_plugin(tmp_path, "_helpers", ["hidden"])
-    _write_plugin(tmp_path, "visible", ["shown"])
-    assert load_metric_registry(extra_plugins=False, plugin_dir=tmp_path).names() == ["shown"]
+def test_private_files_are_skipped(plugin_package: tuple[Path, str]) -> None:
+    folder, package = plugin_package
+    _write_plugin(folder, "_helpers", ["hidden"])
+    _write_plugin(folder, "visible", ["shown"])
+    assert load_metric_registry(extra_plugins=False, package=package).names() == ["shown"]
+
+
+def test_plugins_import_their_siblings(plugin_package: tuple[Path, str]) -> None:
+    folder, package = plugin_package
+    (folder / "_shared.py").write_text("def zero(p, a):\n    return 0.0\n", encoding="utf-8")
+    (folder / "uses_sibling.py").write_text(
+        "from monkeyeval.metrics.base import Metric\n"
+        "from ._shared import zero\n"
+        "METRICS = [Metric(name='sib', version='1', description='d', source='s', per_sample=zero)]\n",
+        encoding="utf-8",
+    )
+    metric = load_metric_registry(extra_plugins=False, package=package).get("sib")
+    assert metric.per_sample is sys.modules[f"{package}._shared"].zero
 
 
 @pytest.fixture
@@ -184,14 +224,15 @@ def test_entry_point_with_a_wrong_type(monkeypatch: pytest.MonkeyPatch, entry_po
         load_metric_registry()
 
 
-def test_metric_without_function_is_rejected(tmp_path: Path) -> None:
-    (tmp_path / "nofn.py").write_text(
+def test_metric_without_function_is_rejected(plugin_package: tuple[Path, str]) -> None:
+    folder, package = plugin_package
+    (folder / "nofn.py").write_text(
         "from monkeyeval.metrics.base import Metric\n"
         "METRICS = [Metric(name='nofn', version='1', description='d', source='s')]\n",
         encoding="utf-8",
     )
     with pytest.raises(MetricRegistryError, match="has no per_sample function"):
-        load_metric_registry(extra_plugins=False, plugin_dir=tmp_path)
+        load_metric_registry(extra_plugins=False, package=package)
 
 
 def test_readme_documents_every_metric_and_alias(registry) -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monkeyeval.metrics.relaxed import (
+from monkeyeval.metrics.builtin.relaxed_accuracy import (
     parse_number,
     relaxed_accuracy_pix2struct,
     relaxed_accuracy_qwen,

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from metric_strategies import edge_text
 
-from monkeyeval.metrics.vqa import (
+from monkeyeval.metrics.builtin._vqa_tables import CONTRACTIONS, PUNCTUATION
+from monkeyeval.metrics.builtin.vqa_accuracy import (
     evalai_normalize,
     process_digit_article,
     process_punctuation,
@@ -16,7 +17,6 @@ from monkeyeval.metrics.vqa import (
     vqa_accuracy_lavis,
     vqa_accuracy_official,
 )
-from monkeyeval.metrics.vqa_tables import CONTRACTIONS, PUNCTUATION
 
 
 def full_normalize(text: str) -> str:

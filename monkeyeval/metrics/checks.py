@@ -1,4 +1,4 @@
-"""Small checks shared by the metric implementations."""
+"""Input checks shared by the metric plugins: gold answers present and strings, predictions aligned."""
 
 from __future__ import annotations
 
