@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from monkeyeval.cli.errors import reported
+
 
 def register(app: typer.Typer) -> None:
     """Add the `convert` command group to the app."""
@@ -14,7 +16,7 @@ def register(app: typer.Typer) -> None:
         help="Convert other harnesses' dataset files into monkeyeval task data.",
         no_args_is_help=True,
     )
-    convert_app.command("vlmevalkit")(vlmevalkit)
+    convert_app.command("vlmevalkit")(reported(vlmevalkit))
     app.add_typer(convert_app, name="convert")
 
 
@@ -28,29 +30,25 @@ def vlmevalkit(
     """Write OUT_DIR/<DATASET>.jsonl and the images, byte for byte, to OUT_DIR/images/<DATASET>/.
 
     Answers become lists (list literals are parsed), option columns A..Z become `options`, other columns
-    are kept. Prints the jsonl's sha256 for the task YAML's `dataset.sha256`. Exit codes: 0 ok, 1 the
+    are kept. Prints the jsonl's sha256 for the task YAML's `dataset.sha256`. Exit codes: 0 ok, 2 the
     TSV is malformed (the error names the line and row index).
 
     Example: `monkeyeval convert vlmevalkit ~/LMUData/DocVQA_VAL.tsv data/LMUData`
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from monkeyeval.convert.vlmevalkit import ConvertError, convert_tsv
+    from monkeyeval.convert.vlmevalkit import convert_tsv
     from monkeyeval.report.render import make_console
 
     err = make_console(stderr=True)
     columns = (TextColumn("converting"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    try:
-        with Progress(*columns, console=err, transient=True) as bar:
-            task_id = bar.add_task("convert", total=None)
+    with Progress(*columns, console=err, transient=True) as bar:
+        task_id = bar.add_task("convert", total=None)
 
-            def report(done: int, total: int) -> None:
-                bar.update(task_id, completed=done, total=total)
+        def report(done: int, total: int) -> None:
+            bar.update(task_id, completed=done, total=total)
 
-            result = convert_tsv(tsv, out_dir, dataset=dataset, progress=report)
-    except ConvertError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        result = convert_tsv(tsv, out_dir, dataset=dataset, progress=report)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     err.print(

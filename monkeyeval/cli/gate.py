@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from monkeyeval.cli.errors import EXIT_USAGE, reported
+
 DEFAULT_TOLERANCE = 0.01
 
 GATE_HELP = """Fail CI when scores drift from an approved baseline, or write that baseline.
@@ -34,7 +36,7 @@ Exit codes: 0 no drift, 1 drift, 2 usage error (missing/bad files or options, fi
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    app.command("gate", help=GATE_HELP)(gate)
+    app.command("gate", help=GATE_HELP)(reported(gate))
 
 
 def gate(
@@ -91,7 +93,7 @@ def gate(
         err.print(Text.assemble(("error: ", "red"), message))
         if markdown is not None:
             atomic_write_text(markdown, f"## monkeyeval gate: {HEADLINE[2]}\n\n{message}\n")
-        return typer.Exit(2)
+        return typer.Exit(EXIT_USAGE)
 
     if (baseline is None) == (write_baseline_to is None):
         raise usage_error("pass exactly one of --baseline FILE (check) or --write-baseline FILE (approve)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-EXIT_USAGE = 2
+from monkeyeval.cli.errors import reported
 
 
 def _display_path(path: Path, roots: tuple[Path, ...]) -> str:
@@ -38,16 +38,11 @@ def tasks_command(
     from rich.markup import escape
     from rich.table import Table
 
-    from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError
-    from monkeyeval.tasks.yaml_source import TaskConfigError
+    from monkeyeval.tasks.registry import TaskRegistry
 
     console = Console()
-    try:
-        registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
-        selected = registry.resolve([group]) if group else registry.tasks()
-    except (TaskConfigError, UnknownTaskError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
+    selected = registry.resolve([group]) if group else registry.tasks()
     table = Table(title=f"{len(selected)} tasks")
     for column in ("task", "metric", "max_new_tokens", "groups", "source"):
         table.add_column(column, overflow="fold")
@@ -103,5 +98,5 @@ def metrics_command() -> None:
 
 def register(app: typer.Typer) -> None:
     """Add `monkeyeval tasks` and `monkeyeval metrics`."""
-    app.command("tasks")(tasks_command)
-    app.command("metrics")(metrics_command)
+    app.command("tasks")(reported(tasks_command))
+    app.command("metrics")(reported(metrics_command))

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import typer
 
+from monkeyeval.cli.errors import reported
+from monkeyeval.core.errors import UserError
+
 FORMAT_HELP = "rich (terminal), md, csv, json or html (one self-contained file)."
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    app.command("report")(report)
+    app.command("report")(reported(report))
 
 
 def report(
@@ -33,21 +36,15 @@ def report(
     from rich.text import Text
 
     from monkeyeval.core.atomic import atomic_write_text
-    from monkeyeval.report import FORMATS, ReportError, build_leaderboard, render
+    from monkeyeval.report import FORMATS, build_leaderboard, render
     from monkeyeval.report.render import make_console, rich_renderable
-    from monkeyeval.results.schema import ResultsError
     from monkeyeval.results.tree import load_results
 
     err = make_console(stderr=True)
     if fmt not in FORMATS:
-        err.print(f"[red]error:[/red] unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
-        raise typer.Exit(2)
-    try:
-        tree = load_results(results_dir)
-        board = build_leaderboard(tree, group)
-    except (ResultsError, ReportError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
+        raise UserError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    tree = load_results(results_dir)
+    board = build_leaderboard(tree, group)
     for problem in tree.problems:
         err.print(Text.assemble(("skipped ", "yellow"), str(problem)), highlight=False)
     if not tree.runs:

@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from monkeyeval.cli.errors import EXIT_CODES_HELP, EXIT_FAILED, reported
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.paths import expand_checkpoint_alias
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 RUN_HELP = """Run tasks through a model and write predictions + scores to results/<model>/<task>/.
 
@@ -30,13 +28,9 @@ Examples:
   monkeyeval run --task ocrbench --ckpt mx262/MiniMonkey --shard 3/16   (then: monkeyeval merge DIR)
 
 Re-running the same command resumes: finished samples are skipped, whatever world size wrote them.
+
 """
-
-
-def _stderr_console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True)
+RUN_HELP += EXIT_CODES_HELP
 
 
 def _stdout_console() -> Console:
@@ -104,93 +98,42 @@ def run_command(
         from monkeyeval.runner.distributed import DistContext, relaunch_with_torchrun
 
         if DistContext.from_env().launched:
-            _print_error(_stderr_console(), ValueError("--nproc starts torchrun itself; drop it there"))
-            raise typer.Exit(EXIT_USAGE)
+            raise UserError("--nproc starts torchrun itself; drop it there")
 
         raise typer.Exit(relaunch_with_torchrun(nproc, _run_args_from_argv()))
-    from monkeyeval.runner.session import RunError, RunRequest, RunSession, parse_model_options
+    from rich.console import Console
+
+    from monkeyeval.runner.session import RunRequest, RunSession, parse_model_options
     from monkeyeval.runner.sharding import ShardSpec
     from monkeyeval.runner.summary import print_summary
 
-    err = _stderr_console()
-    try:
-        request = RunRequest(
-            tasks=tuple(task),
-            checkpoint=expand_checkpoint_alias(ckpt),
-            family=model,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            limit=limit,
-            dry_run=dry_run,
-            device=device,
-            dtype=dtype,
-            results=results,
-            model_name=model_name,
-            shard=ShardSpec.parse(shard) if shard else None,
-            prompt_profile=prompt_profile,
-            max_new_tokens=max_new_tokens,
-            model_options=parse_model_options(model_option or []),
-            trust_remote_code=trust_remote_code,
-            data_root=data_root,
-            tasks_dirs=tuple(tasks_dir or ()),
-            fresh=fresh,
-        )
-        session = RunSession(request, err)
-    except (RunError, ValueError) as exc:
-        _print_error(err, exc)
-        raise typer.Exit(EXIT_USAGE) from None
-    try:
-        outcomes = session.execute()
-    except KeyboardInterrupt:
-        err.print(
-            "interrupted: finished batches are saved; re-run the same command to resume", soft_wrap=True
-        )
-        raise typer.Exit(130) from None
-    except Exception as exc:
-        if not _is_user_error(exc):
-            raise
-        _print_error(err, exc)
-        raise typer.Exit(EXIT_FAILED) from None
+    request = RunRequest(
+        tasks=tuple(task),
+        checkpoint=expand_checkpoint_alias(ckpt),
+        family=model,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        limit=limit,
+        dry_run=dry_run,
+        device=device,
+        dtype=dtype,
+        results=results,
+        model_name=model_name,
+        shard=ShardSpec.parse(shard) if shard else None,
+        prompt_profile=prompt_profile,
+        max_new_tokens=max_new_tokens,
+        model_options=parse_model_options(model_option or []),
+        trust_remote_code=trust_remote_code,
+        data_root=data_root,
+        tasks_dirs=tuple(tasks_dir or ()),
+        fresh=fresh,
+    )
+    session = RunSession(request, Console(stderr=True))
+    outcomes = session.execute()
     rows = [(o.task, o.scores, o.note or f"results in {o.run_dir}") for o in outcomes]
     if session.ctx.is_main or request.shard is not None:
         title = "monkeyeval run (dry run)" if dry_run else f"monkeyeval run: {session.model_name}"
         print_summary(_stdout_console(), rows, title)
-
-
-def _print_error(console: Console, exc: BaseException) -> None:
-    """`error: <message>` in red, the message printed literally (no rich markup) and unwrapped."""
-    from rich.markup import escape
-
-    console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-
-
-def _is_user_error(exc: Exception) -> bool:
-    """Errors with a message meant for the user (bad config, data, checkpoint, refused resume)."""
-    from monkeyeval.models.registry import AdapterError
-    from monkeyeval.models.weights import CheckpointError
-    from monkeyeval.runner.merge import IncompleteRun
-    from monkeyeval.runner.parts import PartsError
-    from monkeyeval.runner.session import RunError
-    from monkeyeval.tasks.dataset import DatasetError
-
-    user_errors: tuple[type[Exception], ...] = (
-        DatasetError,
-        AdapterError,
-        CheckpointError,
-        IncompleteRun,
-        PartsError,
-        RunError,
-        KeyError,
-        ValueError,
-        FileNotFoundError,
-    )
-    try:
-        from monkeyeval.tasks.yaml_source import TaskConfigError
-
-        user_errors = (*user_errors, TaskConfigError)
-    except ImportError:  # pragma: no cover
-        pass
-    return isinstance(exc, user_errors)
 
 
 def _run_args_from_argv() -> list[str]:
@@ -220,23 +163,14 @@ def merge_command(
     from monkeyeval.tasks.dataset import load_samples
     from monkeyeval.tasks.registry import TaskRegistry
 
-    err = _stderr_console()
-    try:
-        manifest = read_manifest(run_dir)
-        if manifest is None:
-            raise FileNotFoundError(
-                f"{run_dir}: no run.json; pass the results/<model>/<task> folder of a run"
-            )
-        dirs = tuple(tasks_dir) if tasks_dir else tuple(Path(d) for d in manifest.get("tasks_dirs", []))
-        root = data_root if data_root is not None else Path(manifest["data_root"])
-        task = TaskRegistry.discover(dirs, root).get(manifest["task"])
-        samples = load_samples(task, limit=manifest.get("limit")).samples
-        result = merge_run(run_dir, task, samples, manifest["model_name"], allow_missing=allow_missing)
-    except Exception as exc:
-        if not _is_user_error(exc):
-            raise
-        _print_error(err, exc)
-        raise typer.Exit(EXIT_FAILED) from None
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        raise UserError(f"{run_dir}: no run.json; pass the results/<model>/<task> folder of a run")
+    dirs = tuple(tasks_dir) if tasks_dir else tuple(Path(d) for d in manifest.get("tasks_dirs", []))
+    root = data_root if data_root is not None else Path(manifest["data_root"])
+    task = TaskRegistry.discover(dirs, root).get(manifest["task"])
+    samples = load_samples(task, limit=manifest.get("limit")).samples
+    result = merge_run(run_dir, task, samples, manifest["model_name"], allow_missing=allow_missing)
     print_summary(_stdout_console(), [(task.name, result.to_json(), str(run_dir))], "monkeyeval merge")
 
 
@@ -267,36 +201,29 @@ def check_invariance_command(
     """
     from monkeyeval.runner.invariance import run_invariance_check
 
-    err = _stderr_console()
-    try:
-        changed = run_invariance_check(
-            task=task,
-            checkpoint=expand_checkpoint_alias(ckpt),
-            limit=limit,
-            batch_size=batch_size,
-            family=model,
-            device=device,
-            dtype=dtype,
-            num_workers=num_workers,
-            prompt_profile=prompt_profile,
-            max_new_tokens=max_new_tokens,
-            model_options=model_option or [],
-            trust_remote_code=trust_remote_code,
-            data_root=data_root,
-            tasks_dirs=tuple(tasks_dir or ()),
-            console=_stdout_console(),
-        )
-    except Exception as exc:
-        if not _is_user_error(exc):
-            raise
-        _print_error(err, exc)
-        raise typer.Exit(EXIT_USAGE) from None
+    changed = run_invariance_check(
+        task=task,
+        checkpoint=expand_checkpoint_alias(ckpt),
+        limit=limit,
+        batch_size=batch_size,
+        family=model,
+        device=device,
+        dtype=dtype,
+        num_workers=num_workers,
+        prompt_profile=prompt_profile,
+        max_new_tokens=max_new_tokens,
+        model_options=model_option or [],
+        trust_remote_code=trust_remote_code,
+        data_root=data_root,
+        tasks_dirs=tuple(tasks_dir or ()),
+        console=_stdout_console(),
+    )
     if changed and fail_on_change:
         raise typer.Exit(EXIT_FAILED)
 
 
 def register(app: typer.Typer) -> None:
     """Add `run`, `merge` and `check-invariance`."""
-    app.command("run", help=RUN_HELP)(run_command)
-    app.command("merge")(merge_command)
-    app.command("check-invariance")(check_invariance_command)
+    app.command("run", help=RUN_HELP)(reported(run_command))
+    app.command("merge")(reported(merge_command))
+    app.command("check-invariance")(reported(check_invariance_command))

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from monkeyeval.cli.errors import EXIT_CODES_HELP, reported
+from monkeyeval.core.errors import IncompleteResults, UserError
+
 if TYPE_CHECKING:
     from monkeyeval.core.types import PredictionRecord, Sample
     from monkeyeval.results.schema import TaskScore
     from monkeyeval.tasks.config import TaskConfig
 
-EXIT_OK = 0
-EXIT_VALIDATION = 1
-EXIT_USAGE = 2
 MISSING_PREDICTION_ERROR = "missing prediction: the predictions file has no line for this id"
 SHOW_IDS = 5
 
@@ -48,12 +48,12 @@ class ScoreOutcome:
     missing_ids: list[str]
 
 
-class ScoreUsageError(Exception):
-    """Bad input the user must fix (exit code 2)."""
+class ScoreUsageError(UserError):
+    """A predictions file that cannot be scored as it is (exit code 2)."""
 
 
-class ScoreValidationError(Exception):
-    """The predictions do not pass validation (exit code 1)."""
+class ScoreValidationError(IncompleteResults):
+    """The predictions do not cover what `--missing fail` requires (exit code 1)."""
 
 
 def read_predictions(path: Path) -> ExternalPredictions:
@@ -273,40 +273,21 @@ def score_command(
     RESULTS/<model>/<task>/predictions.jsonl and scores.json (atomically), like `monkeyeval run`.
     Optional keys per line: "prompt", "error" (scored 0), "truncated", "n_new_tokens".
 
-    Exit codes: 0 ok, 1 validation failed (e.g. --missing fail with missing ids), 2 usage error.
-
     Example (re-scores the predictions of `monkeyeval run --task demo --ckpt demo`):
 
         monkeyeval score --task demo results/demo__checkpoint/demo/predictions.jsonl --model-name rescored
     """
-    from rich.console import Console
-    from rich.markup import escape
-
     from monkeyeval.results.layout import safe_model_name
-    from monkeyeval.tasks.dataset import DatasetError
-    from monkeyeval.tasks.registry import TaskRegistry, UnknownTaskError
-    from monkeyeval.tasks.yaml_source import TaskConfigError
+    from monkeyeval.tasks.registry import TaskRegistry
 
-    errors = Console(stderr=True)
     if not predictions.is_file():
-        errors.print(
-            f"[red]error:[/red] predictions file {escape(str(predictions))} does not exist", soft_wrap=True
-        )
-        raise typer.Exit(EXIT_USAGE)
-    try:
-        registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
-        config = registry.get(task)
-        name = safe_model_name(model_name or predictions.stem)
-        outcome = score_file(config, predictions, name, results, missing, seed)
-    except (TaskConfigError, UnknownTaskError, ScoreUsageError) as exc:
-        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    except (DatasetError, ScoreValidationError) as exc:
-        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_VALIDATION) from None
-    print_summary(outcome)
+        raise ScoreUsageError(f"predictions file {predictions} does not exist")
+    registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
+    config = registry.get(task)
+    name = safe_model_name(model_name or predictions.stem)
+    print_summary(score_file(config, predictions, name, results, missing, seed))
 
 
 def register(app: typer.Typer) -> None:
     """Add `monkeyeval score`."""
-    app.command("score")(score_command)
+    app.command("score", epilog=EXIT_CODES_HELP)(reported(score_command))

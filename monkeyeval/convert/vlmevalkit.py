@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from monkeyeval.core.atomic import atomic_write_bytes, atomic_write_jsonl
+from monkeyeval.core.errors import UserError
 from monkeyeval.tasks.dataset import jsonl_sha256
 
 ProgressFn = Callable[[int, int], None]
@@ -55,7 +56,7 @@ MAGIC_EXTENSIONS: tuple[tuple[bytes, int, str], ...] = (
 CORE_COLUMNS = ("index", "image", "question", "answer")
 
 
-class ConvertError(ValueError):
+class ConvertError(UserError, ValueError):
     """The TSV cannot be converted; the message names the file, the line and the row's index."""
 
 

@@ -27,3 +27,7 @@ class IncompleteResults(MonkeyevalError):
 
 class RunFailure(MonkeyevalError):
     """A run-time failure that is not the input's fault; re-running resumes."""
+
+
+class BadValue(UserError, ValueError):
+    """A flag, setting or environment value that is out of range (also a ValueError for callers)."""

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from monkeyeval.core.errors import UserError
 
-class ImageLoadError(OSError):
+
+class ImageLoadError(UserError, OSError):
     """An image that cannot be read (missing, unreadable or not decodable)."""
 
 

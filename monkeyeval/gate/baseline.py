@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.atomic import atomic_write_json
+from monkeyeval.core.errors import UserError
 from monkeyeval.results.schema import AGGREGATIONS, SCORE_RELEVANT_FIELDS, ResultsError, RunResult
 from monkeyeval.results.tree import ResultsTree, load_sample_scores
 
@@ -50,7 +51,7 @@ BASELINE_SCHEMA = 1
 HEALTH_KEYS = ("n_errors", "n_empty", "n_truncated", "n_missing")
 
 
-class BaselineError(ValueError):
+class BaselineError(UserError, ValueError):
     """The baseline file is missing or invalid; the message names the file, the entry and the fix."""
 
 

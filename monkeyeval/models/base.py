@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monkeyeval.core.types import Generation, Sample
+from monkeyeval.models.options import reject_unknown
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,9 @@ class ModelAdapter(ABC):
         """Per-task family options (the task's `family_options[family]` merged with `--model-option`).
 
         Called by the runner before each task's samples are preprocessed or generated (e.g. Mini-Monkey's
-        tile budget differs per task). Default: ignore them.
+        tile budget differs per task). Default: the family takes no options, so any key is an OptionError.
         """
-        del options
+        reject_unknown(self.family, options, ())
 
     def model_input_text(self, prompt: str) -> str:
         """The exact text the model sees for `prompt` (after any chat template); stored per sample."""

@@ -15,9 +15,11 @@ from typing import Any
 
 import torch
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
+from monkeyeval.models.options import reject_unknown
 from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
 
 # Token-aligned tensors (shape (1, seq_len)) that are left-padded; everything else is concatenated on dim 0.
@@ -35,7 +37,7 @@ FINGERPRINT_FILES = (
 )
 
 
-class HFAdapterError(RuntimeError):
+class HFAdapterError(UserError, RuntimeError):
     """A checkpoint or batch the generic adapter cannot handle."""
 
 
@@ -160,6 +162,7 @@ class HFAdapter(ModelAdapter):
 
         from transformers import AutoModelForImageTextToText
 
+        reject_unknown(cls.family, options.family_options, ())
         folder = resolve_checkpoint(options.checkpoint)
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         config_dtype = config.get("dtype") or config.get("torch_dtype")

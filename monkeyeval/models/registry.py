@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.models.base import ModelAdapter
 
 ENTRY_POINT_GROUP = "monkeyeval.models"
@@ -35,7 +36,7 @@ DETECTION_ORDER: tuple[str, ...] = ("textmonkey", "monkey", "minimonkey")
 GENERIC_FAMILIES: tuple[str, ...] = ("hf",)
 
 
-class AdapterError(RuntimeError):
+class AdapterError(UserError, RuntimeError):
     """An adapter that cannot be found, imported or chosen."""
 
 

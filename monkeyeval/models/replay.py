@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.models.options import reject_unknown
 from monkeyeval.models.weights import hash_files
 
 
-class ReplayError(RuntimeError):
+class ReplayError(UserError, RuntimeError):
     """A predictions file that cannot be replayed."""
 
 
@@ -89,6 +91,7 @@ class ReplayAdapter(ModelAdapter):
     @classmethod
     def load(cls, options: LoadOptions) -> ReplayAdapter:
         """`options.checkpoint` is the predictions file."""
+        reject_unknown(cls.family, options.family_options, ())
         path = Path(options.checkpoint).expanduser()
         if not path.is_file():
             raise ReplayError(f"{options.checkpoint}: the replay adapter needs a predictions jsonl file")

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import torch
 
+from monkeyeval.core.errors import UserError
 
-class CheckpointError(RuntimeError):
+
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be used as it is (missing files, unconsumed or missing tensors)."""
 
 

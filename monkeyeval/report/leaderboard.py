@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.report.groups import GROUP_COLUMNS, aggregate_groups, group_members
 from monkeyeval.results.schema import RunResult
 from monkeyeval.results.tree import ResultsTree
@@ -54,7 +55,7 @@ SHORT_HASH_KEYS = ("checkpoint_sha256", "prompt_sha256", "git_commit")
 HEALTH_COLUMNS = ("n_errors", "n_empty", "n_truncated", "n_missing")
 
 
-class ReportError(ValueError):
+class ReportError(UserError, ValueError):
     """The report cannot be built as asked (e.g. an unknown group)."""
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monkeyeval.core.errors import BadValue
 from monkeyeval.core.types import Sample
 
 
@@ -124,7 +125,7 @@ def iterate_batches(
 ) -> Iterator[list[Prepared]]:
     """Batches of prepared items in the given order (workers preprocess ahead of the consumer)."""
     if batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
+        raise BadValue(f"--batch-size must be at least 1, got {batch_size}")
     if not items:
         return
     if num_workers <= 0:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monkeyeval.core.errors import BadValue
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -39,7 +41,7 @@ class DistContext:
         rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
         local = int(env.get("LOCAL_RANK", rank))
         if world < 1 or not 0 <= rank < world:
-            raise ValueError(f"inconsistent torchrun environment: RANK={rank} WORLD_SIZE={world}")
+            raise BadValue(f"inconsistent torchrun environment: RANK={rank} WORLD_SIZE={world}")
         return cls(rank=rank, world_size=world, local_rank=local, launched=True)
 
 
@@ -48,16 +50,16 @@ def pick_device(requested: str, ctx: DistContext) -> str:
     import torch
 
     if requested not in ("auto", "cpu", "cuda") and not requested.startswith("cuda:"):
-        raise ValueError(f"--device {requested!r}: use auto, cpu or cuda")
+        raise BadValue(f"--device {requested!r}: use auto, cpu or cuda")
     if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
         return "cpu"
     if not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but torch sees no GPU; use --device cpu")
+        raise BadValue("--device cuda was requested but torch sees no GPU; use --device cpu")
     if requested.startswith("cuda:"):
         return requested
     count = torch.cuda.device_count()
     if ctx.local_rank >= count:
-        raise ValueError(f"local rank {ctx.local_rank} has no GPU of its own (this machine has {count})")
+        raise BadValue(f"local rank {ctx.local_rank} has no GPU of its own (this machine has {count})")
     return f"cuda:{ctx.local_rank}"
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.errors import IncompleteResults
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.results.finalize import finalize_run
 from monkeyeval.results.schema import TaskScore
@@ -19,7 +20,7 @@ from monkeyeval.tasks.config import TaskConfig
 MISSING_ERROR = "missing: no prediction was recorded for this sample (its shard or rank did not finish)"
 
 
-class IncompleteRun(RuntimeError):
+class IncompleteRun(IncompleteResults, RuntimeError):
     """Some samples have no prediction yet."""
 
     def __init__(self, run_dir: Path, missing: list[int], total: int) -> None:

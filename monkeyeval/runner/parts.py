@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.atomic import JsonlAppender, atomic_write_json, json_line, read_jsonl_tolerant
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import PredictionRecord
 
 PARTS_DIR = "parts"
@@ -34,7 +35,7 @@ _ATTEMPT_RE = re.compile(r"^attempt(\d{4,})-rank(\d{3,})-of(\d{3,})\.jsonl$")
 _SHARD_RE = re.compile(r"^shard(\d{3,})-of(\d{3,})\.jsonl$")
 
 
-class PartsError(RuntimeError):
+class PartsError(UserError, RuntimeError):
     """A part file or manifest that cannot be used."""
 
 

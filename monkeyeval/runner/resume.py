@@ -16,13 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.runner.parts import part_files, read_manifest, read_part_records
 
 NON_BLOCKING_MODEL_KEYS = frozenset({"checkpoint", "batch_size", "world_size"})
 
 
-class ResumeRefused(RuntimeError):
+class ResumeRefused(UserError, RuntimeError):
     """The results folder holds work that must not be mixed with this run."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter
 from monkeyeval.results import layout
@@ -30,7 +31,7 @@ from monkeyeval.tasks.dataset import DatasetLoad
 from monkeyeval.tasks.prompts import PromptProfile, format_options, get_profile
 
 
-class RunError(RuntimeError):
+class RunError(UserError, RuntimeError):
     """A run that cannot go on (the message says what to do)."""
 
 

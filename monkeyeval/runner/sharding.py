@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from monkeyeval.core.errors import BadValue
+
 T = TypeVar("T")
 
 
@@ -25,7 +27,7 @@ class ShardSpec:
         except ValueError:
             index, count = -1, 0
         if not sep or count < 1 or not 0 <= index < count:
-            raise ValueError(f"--shard {text!r}: expected i/N with 0 <= i < N, e.g. --shard 0/4")
+            raise BadValue(f"--shard {text!r}: expected i/N with 0 <= i < N, e.g. --shard 0/4")
         return cls(index, count)
 
 

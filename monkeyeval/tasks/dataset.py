@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Sample
 from monkeyeval.tasks.config import DatasetSpec, TaskConfig
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """The dataset cannot be used at all (missing file, checksum mismatch, duplicate ids, no samples)."""
 
 

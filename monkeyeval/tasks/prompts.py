@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from monkeyeval.core.errors import UserError
+
 MINIMONKEY_VQA_SUFFIX = "\nAnswer the question using a single word or phrase."
 
 
@@ -103,13 +105,20 @@ PROFILES: Mapping[str, PromptProfile] = _profiles(
 )
 
 
+class UnknownProfileError(UserError, KeyError):
+    """A prompt profile name no built-in profile has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def get_profile(name: str) -> PromptProfile:
     """Look up a profile by name, with the list of known names in the error."""
     try:
         return PROFILES[name]
     except KeyError:
         known = ", ".join(sorted(PROFILES))
-        raise KeyError(f"unknown prompt profile {name!r}; known profiles: {known}") from None
+        raise UnknownProfileError(f"unknown prompt profile {name!r}; known profiles: {known}") from None
 
 
 def format_options(options: Any) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.paths import builtin_dir
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.loader import DataRoot, MetricLookup, is_template, load_task_file, resolve_data_root
@@ -15,7 +16,7 @@ from monkeyeval.tasks.yaml_source import TaskConfigError, did_you_mean
 TASKS_PATH_ENV = "MONKEYEVAL_TASKS_PATH"
 
 
-class UnknownTaskError(KeyError):
+class UnknownTaskError(UserError, KeyError):
     """A task or group name that no discovered YAML defines (message lists close names)."""
 
     def __str__(self) -> str:

@@ -89,18 +89,14 @@ def test_options_are_validated() -> None:
         MiniMonkeyOptions.parse({"use_scm": "maybe"})
 
 
-def test_command_line_options_override_the_task(adapter: MiniMonkeyAdapter, fixture_dir: Path) -> None:
+def test_task_options_set_the_tile_budget(adapter: MiniMonkeyAdapter) -> None:
     adapter.configure_task({"tiles": "DocVQA"})
     assert adapter.options.tiles == "DocVQA"
     assert adapter.fingerprint()["tile_budget"] == {
         "min_num1": 1, "max_num1": 24, "min_num2": 1, "max_num2": 8, "upscale_2x": False,
     }  # fmt: skip
-    cli = MiniMonkeyAdapter(
-        adapter.model, adapter.tokenizer, adapter.folder,
-        LoadOptions(checkpoint=str(fixture_dir / "checkpoint"), family_options={"tiles": "OCRBench"}),
-    )  # fmt: skip
-    cli.configure_task({"tiles": "DocVQA", "use_scm": True})
-    assert (cli.options.tiles, cli.options.use_scm) == ("OCRBench", True)
+    adapter.configure_task({"tiles": "OCRBench", "use_scm": True})
+    assert (adapter.options.tiles, adapter.options.use_scm) == ("OCRBench", True)
 
 
 def test_fingerprint_and_model_input_text(adapter: MiniMonkeyAdapter, fixture_dir: Path) -> None:

@@ -20,6 +20,7 @@ from monkeyeval.models.monkey.adapter import (
     decode_answer,
     resolve_dtype,
 )
+from monkeyeval.models.options import OptionError
 
 from .parity_support import image_size_of, image_span_of, max_new_tokens_of, read_cases
 
@@ -83,7 +84,7 @@ def test_dtype_resolution() -> None:
 
 
 def test_family_options(monkey_adapter: MonkeyAdapter, parity_dir: Path) -> None:
-    with pytest.raises(MonkeyAdapterError, match="unknown Monkey family option"):
+    with pytest.raises(OptionError, match=r"unknown monkey option\(s\) \[.nope.\]"):
         MonkeyAdapter.load(
             LoadOptions(checkpoint=str(parity_dir / "monkey" / "checkpoint"), family_options={"nope": 1})
         )
@@ -91,7 +92,7 @@ def test_family_options(monkey_adapter: MonkeyAdapter, parity_dir: Path) -> None
     monkey_adapter.configure_task({"padding_aware_positions": "true"})
     assert monkey_adapter.padding_aware_positions is True
     assert monkey_adapter.fingerprint()["padding_aware_positions"] is True
-    with pytest.raises(MonkeyAdapterError, match="expected true or false"):
+    with pytest.raises(OptionError, match="expected true or false"):
         monkey_adapter.configure_task({"padding_aware_positions": "maybe"})
     monkey_adapter.configure_task({})
     assert monkey_adapter.padding_aware_positions is False

@@ -98,7 +98,7 @@ def test_bad_inputs_are_per_sample_errors(
 def test_empty_dataset_is_a_clear_error(tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path):
     task = tiny_task(empty=True)
     code, out = run_fake(task, fake_ckpt, tmp_path / "results")
-    assert code == 1
+    assert code == 2
     assert "no valid samples" in out and str(task.jsonl) in out
 
 
@@ -126,10 +126,10 @@ def test_resume_skips_done_samples_and_refuses_changed_decoding(
     full = (results / "fake" / "tiny" / "predictions.jsonl").read_bytes()
 
     code, out = run_fake(task, fake_ckpt, results, "--max-new-tokens", "3")
-    assert code == 1
+    assert code == 2
     assert "max_new_tokens: 16 -> 3" in out and "--fresh" in out
     code, out = run_fake(task, fake_ckpt, results, "--prompt-profile", "monkey_vqa")
-    assert code == 1 and "prompt.profile" in out
+    assert code == 2 and "prompt.profile" in out
 
     code, out = run_fake(task, fake_ckpt, results, "--fresh")
     assert code == 0, out
@@ -161,7 +161,7 @@ def test_changed_checkpoint_is_refused(tiny_task: Callable[..., TinyTask], fake_
     assert run_fake(task, fake_ckpt, results)[0] == 0
     write_fake_checkpoint(fake_ckpt, seed=1)  # same folder, different weights
     code, out = run_fake(task, fake_ckpt, results)
-    assert code == 1 and "model.checkpoint_sha256" in out
+    assert code == 2 and "model.checkpoint_sha256" in out
 
 
 @pytest.mark.parametrize("order", [(2, 0, 1), (1, 2, 0)])
@@ -272,7 +272,7 @@ def test_bad_usage_messages(tiny_task: Callable[..., TinyTask], fake_ckpt: Path,
     code, out = run_fake(task, fake_ckpt, tmp_path / "r", "--model-option", "novalue")
     assert code == 2 and "key=value" in out
     code, out = invoke("run", *task.args(), "--ckpt", str(fake_ckpt), "--results", str(tmp_path / "r"))
-    assert code == 1 and "cannot tell the model family" in out and "hf" in out and "monkey" in out
+    assert code == 2 and "cannot tell the model family" in out and "hf" in out and "monkey" in out
 
 
 def test_failed_batch_is_retried_per_sample(

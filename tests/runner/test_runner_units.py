@@ -26,8 +26,11 @@ from monkeyeval.runner.parts import (
 )
 from monkeyeval.runner.progress import Progress
 from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, move_aside, plan_resume
+from monkeyeval.runner.session import task_model_options
 from monkeyeval.runner.sharding import ShardSpec, contiguous_shard, shard_bounds
+from monkeyeval.tasks.loader import load_task_file, resolve_data_root
 from runner.fake_adapter import SPEC, FakeAdapter
+from runner.support import REPO_ROOT
 
 
 @pytest.mark.parametrize("total", [0, 1, 5, 7, 16, 101])
@@ -229,3 +232,15 @@ def test_entry_point_adapters_are_registered_but_cannot_shadow_builtins(monkeypa
     registry = AdapterRegistry.discover()
     assert registry.get("thirdparty") is FakeAdapter
     assert registry.specs["hf"] == "monkeyeval.models.hf:HFAdapter"
+
+
+def test_command_line_model_options_win_over_the_task_yaml(tmp_path: Path):
+    """The one place options merge: the task's `family_options[family]`, then `--model-option` on top."""
+    task = load_task_file(REPO_ROOT / "tasks" / "minimonkey" / "minimonkey_chartqa_test.yaml",
+                          resolve_data_root(tmp_path))  # fmt: skip
+    assert task_model_options(task, "minimonkey", {}) == {"tiles": "ChartQA"}
+    merged = task_model_options(task, "minimonkey", {"tiles": "OCRBench", "use_scm": True})
+    assert merged == {"tiles": "OCRBench", "use_scm": True}
+    assert task_model_options(task, "monkey", {"padding_aware_positions": True}) == {
+        "padding_aware_positions": True
+    }

@@ -185,7 +185,7 @@ def test_usage_errors_exit_2(runner, tmp_path):
     assert result.exit_code == 2 and "did you mean: demo" in result.output
 
 
-def test_dataset_problem_exits_1(runner, tmp_path):
+def test_dataset_problem_exits_2(runner, tmp_path):
     folder = tmp_path / "tasks"
     folder.mkdir()
     (folder / "mine.yaml").write_text(
@@ -194,7 +194,7 @@ def test_dataset_problem_exits_1(runner, tmp_path):
     (tmp_path / "p.jsonl").write_text('{"id": 0, "prediction": "x"}\n')
     result = invoke(runner, "score", "--task", "mine", str(tmp_path / "p.jsonl"), "--tasks-dir", str(folder),
                     "--data-root", str(tmp_path / "root"))  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert str(tmp_path / "root" / "nothere.jsonl") in result.output and "--data-root" in result.output
 
 

@@ -40,6 +40,7 @@ from monkeyeval.models.minimonkey.template import (
     chat_text,
 )
 from monkeyeval.models.minimonkey.tokenizer import TOKENIZER_FILES, InternLM2Tokenizer
+from monkeyeval.models.options import OptionError, parse_flag, reject_unknown
 from monkeyeval.models.weights import (
     CheckpointError,
     checkpoint_sha256,
@@ -47,18 +48,6 @@ from monkeyeval.models.weights import (
 )
 
 PIXEL_DTYPE = torch.bfloat16  # upstream generate_v2 casts the tiles to bf16 before the model
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off"}
-
-
-def parse_bool(name: str, value: Any) -> bool:
-    """A boolean option given as a bool or as a command-line word (true/false, yes/no, 1/0, on/off)."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in TRUE_WORDS | FALSE_WORDS:
-        return word in TRUE_WORDS
-    raise ValueError(f"minimonkey option {name}={value!r}: expected true or false")
 
 
 @dataclass(frozen=True)
@@ -71,23 +60,22 @@ class MiniMonkeyOptions:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> MiniMonkeyOptions:
-        """Validate a mapping of options; unknown keys and bad values raise ValueError naming the fix."""
-        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(
-                f"unknown minimonkey option(s) {unknown}; known: {', '.join(cls.__dataclass_fields__)}"
-            )
+        """Validate a mapping of options; unknown keys and bad values raise OptionError naming the fix."""
+        reject_unknown("minimonkey", raw, cls.__dataclass_fields__)
         options = cls(
             tiles=str(raw.get("tiles", cls.tiles)),
             order=str(raw.get("order", cls.order)),
-            use_scm=parse_bool("use_scm", raw.get("use_scm", cls.use_scm)),
+            use_scm=parse_flag("minimonkey", "use_scm", raw.get("use_scm", cls.use_scm)),
         )
-        resolve_tile_budget(options.tiles)
+        try:
+            resolve_tile_budget(options.tiles)
+        except ValueError as exc:
+            raise OptionError(f"minimonkey option tiles={options.tiles!r}: {exc}") from None
         try:
             MsacOrder(options.order)
         except ValueError:
             choices = ", ".join(o.value for o in MsacOrder)
-            raise ValueError(
+            raise OptionError(
                 f"minimonkey option order={options.order!r}: expected one of {choices}"
             ) from None
         return options
@@ -159,7 +147,7 @@ class MiniMonkeyAdapter(ModelAdapter):
     def load(cls, options: LoadOptions) -> MiniMonkeyAdapter:
         """Tokenizer and weights from a local folder or hub id (bf16 on GPU, fp32 on CPU unless --dtype)."""
         if options.trust_remote_code:
-            raise ValueError("the minimonkey family is native code; drop --trust-remote-code")
+            raise OptionError("the minimonkey family is native code; drop --trust-remote-code")
         MiniMonkeyOptions.parse(options.family_options)  # fail before loading weights
         folder = resolve_checkpoint(options.checkpoint)
         tokenizer = InternLM2Tokenizer.from_pretrained(folder)
@@ -175,8 +163,8 @@ class MiniMonkeyAdapter(ModelAdapter):
         return is_minimonkey_config(config)
 
     def configure_task(self, options: dict[str, Any]) -> None:
-        """Apply a task's family options; `--model-option` values given at load time always win."""
-        self.options = MiniMonkeyOptions.parse({**options, **self.load_options.family_options})
+        """Apply a task's family options, already merged with `--model-option` by the runner."""
+        self.options = MiniMonkeyOptions.parse(options)
 
     def preprocessor(self) -> Callable[[Sample, str], Any]:
         """The worker step for the current options (call after `configure_task`)."""

@@ -15,13 +15,14 @@ Family options (`--model-option key=value`, or a task's `family_options`):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
+from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
@@ -29,36 +30,28 @@ from monkeyeval.models.monkey.generate import greedy_generate
 from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
 from monkeyeval.models.monkey.model import MonkeyForCausalLM
 from monkeyeval.models.monkey.tokenizer import ENDOFTEXT, MONKEY_IMAGE_SPAN, QwenTokenizer
+from monkeyeval.models.options import parse_flag, reject_unknown
 from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
 
 TOKENIZER_FILE = "qwen.tiktoken"
-FAMILY_OPTIONS = ("padding_aware_positions",)
 
 
-class MonkeyAdapterError(RuntimeError):
+class MonkeyAdapterError(UserError, RuntimeError):
     """A checkpoint, option or sample the Monkey adapters cannot handle."""
 
 
-def parse_flag(name: str, value: Any) -> bool:
-    """A boolean family option from the command line ('true'/'false'/'1'/'0'/'yes'/'no') or YAML."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise MonkeyAdapterError(f"family option {name}={value!r}: expected true or false")
+@dataclass(frozen=True)
+class MonkeyOptions:
+    """The family options of `monkey` and `textmonkey`, validated."""
 
+    padding_aware_positions: bool = False
 
-def check_family_options(options: dict[str, Any]) -> bool:
-    """Validate family options; returns padding_aware_positions."""
-    unknown = sorted(set(options) - set(FAMILY_OPTIONS))
-    if unknown:
-        raise MonkeyAdapterError(
-            f"unknown Monkey family option(s) {unknown}; known: {', '.join(FAMILY_OPTIONS)}"
-        )
-    return parse_flag("padding_aware_positions", options.get("padding_aware_positions", False))
+    @classmethod
+    def parse(cls, family: str, raw: Mapping[str, Any]) -> MonkeyOptions:
+        """Unknown keys and non-boolean values raise OptionError naming `family`."""
+        reject_unknown(family, raw, [f.name for f in fields(cls)])
+        value = raw.get("padding_aware_positions", cls.padding_aware_positions)
+        return cls(padding_aware_positions=parse_flag(family, "padding_aware_positions", value))
 
 
 def resolve_device(requested: str) -> str:
@@ -164,7 +157,8 @@ class MonkeyAdapter(ModelAdapter):
         self.options = options
         self.dtype = dtype
         self.device = torch.device(resolve_device(options.device))
-        self.padding_aware_positions = check_family_options(dict(options.family_options))
+        family_options = MonkeyOptions.parse(self.family, options.family_options)
+        self.padding_aware_positions = family_options.padding_aware_positions
         self._checkpoint_sha256 = ""
 
     # ---- family detection and construction -------------------------------------------------------------
@@ -211,7 +205,7 @@ class MonkeyAdapter(ModelAdapter):
     @classmethod
     def load(cls, options: LoadOptions) -> MonkeyAdapter:
         """Read config, tokenizer and every weight tensor strictly (no remote code is ever run)."""
-        check_family_options(dict(options.family_options))
+        MonkeyOptions.parse(cls.family, options.family_options)  # fail before loading weights
         folder = resolve_checkpoint(options.checkpoint)
         config = read_config(folder)
         device_name = resolve_device(options.device)
@@ -229,9 +223,8 @@ class MonkeyAdapter(ModelAdapter):
         return cls.build_preprocessor(folder, read_config(folder))
 
     def configure_task(self, options: dict[str, Any]) -> None:
-        """Per-task family options (e.g. padding_aware_positions)."""
-        merged = {**dict(self.options.family_options), **options}
-        self.padding_aware_positions = check_family_options(merged)
+        """Per-task family options (e.g. padding_aware_positions), already merged by the runner."""
+        self.padding_aware_positions = MonkeyOptions.parse(self.family, options).padding_aware_positions
 
     # ---- running --------------------------------------------------------------------------------------
 
