@@ -9,13 +9,11 @@ cannot outlive a dead rank).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monkeyeval.core.errors import BadValue
+from monkeyeval.core.errors import BadValue, RunFailure
 
 
 @dataclass(frozen=True)
@@ -118,16 +116,26 @@ def strip_nproc(argv: Sequence[str]) -> list[str]:
 
 
 def relaunch_with_torchrun(nproc: int, run_args: Sequence[str]) -> int:
-    """Start `nproc` workers of `monkeyeval run <run_args>` through torch's own launcher on this machine."""
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={nproc}",
-        "-m",
-        "monkeyeval",
-        "run",
-        *strip_nproc(run_args),
-    ]
-    return subprocess.call(command)
+    """Start `nproc` workers of `monkeyeval run <run_args>` through torch's own launcher, in this process.
+
+    Returns the exit code of the first rank that failed (its own message is already printed), so a usage
+    error in the workers still exits 2; a rank killed by a signal is a RunFailure (exit 3).
+    """
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    launcher_args = ["--standalone", f"--nproc-per-node={nproc}", "-m", "monkeyeval", "run"]
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # we report failures below
+    try:
+        run(parse_args([*launcher_args, *strip_nproc(run_args)]))
+    except ChildFailedError as failed:
+        rank, failure = failed.get_first_failure()
+        if failure.exitcode > 0:
+            return failure.exitcode
+        raise RunFailure(
+            f"rank {rank} was stopped by signal {failure.signal_name()} (pid {failure.pid}); the other ranks "
+            "were stopped too. Finished batches are saved: re-run the same command to resume."
+        ) from None
+    return 0

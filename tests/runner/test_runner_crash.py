@@ -7,6 +7,9 @@ These tests start real subprocesses (and torchrun with the gloo backend), so the
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from typer.testing import CliRunner
 
 from monkeyeval.cli.app import build_app
 from runner.fake_adapter import SPEC
-from runner.support import TinyTask, kill_after_lines, run_cli, start_cli
+from runner.support import TinyTask, count_part_lines, kill_after_lines, run_cli, start_cli
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +55,54 @@ def reference_bytes(args: list[str]) -> bytes:
 def assert_complete(data: bytes, n: int) -> None:
     indices = [json.loads(line)["index"] for line in data.decode().splitlines()]
     assert indices == list(range(n))
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of `pid` (from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_a_usage_error_in_the_ranks_of_nproc_exits_2_without_a_launcher_traceback(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=4)
+    done = run_cli(*fake_args(task, fake_ckpt, tmp_path / "r", "--nproc", "2", "--shard", "3/2"))
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "Traceback" not in output and "ChildFailedError" not in output
+    assert "0 <= i < N" in output
+    # one paragraph per rank that got to print it (the launcher may stop the second first), none of its own
+    assert 1 <= output.count("error:") <= 2
+
+
+def test_a_rank_killed_by_a_signal_exits_3_and_the_rerun_resumes(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=40)
+    results = tmp_path / "crash"
+    run_dir = results / "fake" / "tiny"
+    process = start_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2"))
+    deadline = time.monotonic() + 180
+    while count_part_lines(run_dir) < 4 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = child_pids(process.pid)
+    assert len(workers) == 2, workers  # torch's launcher runs inside `monkeyeval run`; ranks are its children
+    os.kill(workers[1], signal.SIGKILL)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 3, output
+    assert "was stopped by signal SIGKILL" in output and "re-run the same command to resume" in output
+    assert "Traceback" not in output
+    done = run_cli(*fake_args(task, fake_ckpt, results))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_complete((run_dir / "predictions.jsonl").read_bytes(), 40)
 
 
 def test_killed_single_process_resumes_on_two_processes(
