@@ -18,7 +18,7 @@ import torch
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
-from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
+from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
 from monkeyeval.models.options import reject_unknown
 from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
 
@@ -106,15 +106,9 @@ def count_new_tokens(row: list[int], eos_ids: set[int], max_new_tokens: int) -> 
 
 def resolve_dtype(requested: str, device: str, config_dtype: Any) -> torch.dtype:
     """auto: fp32 on CPU; on GPU the config's bf16/fp16 when it names one, else fp32."""
-    if requested != "auto":
-        dtype = named_dtype(requested)
-        if dtype is None:
-            raise HFAdapterError(UNKNOWN_DTYPE.format(name=requested))
-        return dtype
-    if device.startswith("cpu"):
-        return torch.float32
     named = str(config_dtype or "").replace("torch.", "")
-    return {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(named, torch.float32)
+    on_gpu = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(named, torch.float32)
+    return resolve_dtype_named(requested, device, on_gpu)
 
 
 class HFAdapter(ModelAdapter):

@@ -12,6 +12,7 @@ import torch
 
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelInput
+from monkeyeval.models.dtypes import DtypeError
 from monkeyeval.models.monkey.adapter import (
     MonkeyAdapter,
     MonkeyAdapterError,
@@ -79,7 +80,7 @@ def test_dtype_resolution() -> None:
     assert resolve_dtype("auto", "cuda:0", {"bf16": True}) == torch.bfloat16
     assert resolve_dtype("auto", "cuda", {"fp32": True}) == torch.float32
     assert resolve_dtype("bf16", "cpu", {}) == torch.bfloat16
-    with pytest.raises(MonkeyAdapterError, match="unknown dtype"):
+    with pytest.raises(DtypeError, match="unknown dtype"):
         resolve_dtype("int8", "cpu", {})
 
 

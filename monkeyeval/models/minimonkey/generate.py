@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from monkeyeval.models.decoding.cache import KVCache
+from monkeyeval.models.decoding.greedy import GreedyConfig, greedy_decode
+from monkeyeval.models.minimonkey.internlm2 import InternLM2ForCausalLM
 from monkeyeval.models.minimonkey.model import MiniMonkeyForCausalLM
 
 
@@ -34,7 +37,10 @@ class GenerationRequest:
 
 @dataclass
 class GenerationResult:
-    """New token ids (eos included when hit), whether eos stopped it, and optionally the step logits."""
+    """New token ids (eos included when hit), whether eos stopped it, and optionally the step logits.
+
+    `step_logits`: this row's raw float32 logits of each step that produced one of its tokens.
+    """
 
     token_ids: list[int]
     stopped_on_eos: bool
@@ -97,6 +103,25 @@ def prompt_embeddings(
     return embeds[kept], kept
 
 
+@dataclass
+class MiniMonkeySteps:
+    """The decoding state after the per-row prefill: one token per row per call (a `StepDecoder`)."""
+
+    lm: InternLM2ForCausalLM
+    cache: KVCache
+    key_valid: torch.Tensor | None  # (B, K) real keys so far, None when no row is padded
+    next_positions: torch.Tensor  # (B, 1) padding-aware position of the next token
+
+    def next_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed `tokens` (B,) at each row's own next position."""
+        if self.key_valid is not None:
+            grown = torch.ones(tokens.shape[0], 1, dtype=torch.bool, device=self.key_valid.device)
+            self.key_valid = torch.cat([self.key_valid, grown], dim=1)
+        logits = self.lm(self.lm.embed(tokens[:, None]), self.next_positions, self.key_valid, self.cache)
+        self.next_positions = self.next_positions + 1
+        return logits
+
+
 @torch.inference_mode()
 def greedy_generate(
     model: MiniMonkeyForCausalLM, requests: Sequence[GenerationRequest], settings: GreedySettings
@@ -104,6 +129,13 @@ def greedy_generate(
     """Greedy decoding with a KV cache; stops a row at eos (kept in its output) or after max_new_tokens."""
     if not requests:
         return []
+    config = GreedyConfig(
+        settings.max_new_tokens,
+        settings.eos_id,
+        settings.pad_id,
+        settings.min_new_tokens,
+        settings.keep_logits,
+    )
     features = vision_features(model, requests, settings.vision_batch)
     prompts = [prompt_embeddings(model, r, f, settings) for r, f in zip(requests, features, strict=True)]
     device = model.device
@@ -119,31 +151,17 @@ def greedy_generate(
         positions = torch.arange(embeds.shape[0], device=device)[None]
         first_logits.append(lm(embeds[None], positions, None, cache.row(row, start))[0])
     cache.length = length
-    key_valid: torch.Tensor | None = None if bool(valid.all()) else valid
-
-    results = [GenerationResult([], False, kept_positions=p[1]) for p in prompts]
-    done = [False] * batch
-    logits = torch.stack(first_logits)
-    next_positions = torch.tensor(lengths, device=device)[:, None]
-    for step in range(settings.max_new_tokens):
-        if step < settings.min_new_tokens:
-            logits[:, settings.eos_id] = float("-inf")
-        tokens = logits.argmax(-1).tolist()
-        for row, token in enumerate(tokens):
-            if done[row]:
-                tokens[row] = settings.pad_id  # finished rows are fed padding, as HF generate does
-                continue
-            results[row].token_ids.append(token)
-            done[row] = token == settings.eos_id
-            if settings.keep_logits:
-                results[row].step_logits.append(logits[row].cpu())
-        if all(done) or step + 1 == settings.max_new_tokens:
-            break
-        if key_valid is not None:
-            key_valid = torch.cat([key_valid, torch.ones(batch, 1, dtype=torch.bool, device=device)], dim=1)
-        fed = torch.tensor(tokens, device=device)[:, None]
-        logits = lm(lm.embed(fed), next_positions, key_valid, cache)
-        next_positions = next_positions + 1
-    for result in results:
-        result.stopped_on_eos = bool(result.token_ids) and result.token_ids[-1] == settings.eos_id
-    return results
+    key_valid = None if bool(valid.all()) else valid
+    steps = MiniMonkeySteps(lm, cache, key_valid, torch.tensor(lengths, device=device)[:, None])
+    decoded = greedy_decode(torch.stack(first_logits), steps, config)
+    return [
+        GenerationResult(
+            token_ids=ids,
+            stopped_on_eos=stopped,
+            step_logits=[step[row] for step in decoded.step_logits[: len(ids)]],
+            kept_positions=kept,
+        )
+        for row, (ids, stopped, (_embeds, kept)) in enumerate(
+            zip(decoded.token_ids, decoded.stopped_on_eos, prompts, strict=True)
+        )
+    ]

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monkeyeval.models.minimonkey.vit import RMSNorm
+from monkeyeval.models.decoding.cache import KVCache, RowCache
+from monkeyeval.models.decoding.layers import RMSNorm, rotate_half
 
 
 @dataclass(frozen=True)
@@ -96,74 +97,9 @@ class RotaryEmbedding(nn.Module):
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """(x1, x2) -> (-x2, x1) over the last axis halves."""
-    half = x.shape[-1] // 2
-    return torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-
-
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate `x` (B, H, T, D) by cos/sin (B, T, D)."""
     return x * cos[:, None] + rotate_half(x) * sin[:, None]
-
-
-class KVCache:
-    """Preallocated keys/values per layer, (B, kv_heads, capacity, head_dim); `length` positions filled.
-
-    Zero-initialised, so never-written (left-padding) slots hold finite values that the mask hides.
-    """
-
-    def __init__(
-        self,
-        config: InternLM2Config,
-        batch: int,
-        capacity: int,
-        device: torch.device,
-        dtype: torch.dtype,
-    ) -> None:
-        shape = (batch, config.num_key_value_heads, capacity, config.head_dim)
-        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)]
-        self.values = [
-            torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_hidden_layers)
-        ]
-        self.capacity = capacity
-        self.length = 0
-
-    def store(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write this step's key/value after the filled part; return every key/value so far."""
-        start, end = self.length, self.length + key.shape[2]
-        if end > self.capacity:
-            raise RuntimeError(f"KV cache full: {end} positions needed, capacity {self.capacity}")
-        self.keys[layer][:, :, start:end] = key
-        self.values[layer][:, :, start:end] = value
-        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
-
-    def row(self, row: int, start: int) -> RowCache:
-        """A view that fills one row from position `start` on (prefilling a left-padded row on its own)."""
-        return RowCache(self, row, start)
-
-
-class RowCache:
-    """One row of a KVCache, written from `start`; `length` counts the positions written through this view."""
-
-    def __init__(self, cache: KVCache, row: int, start: int) -> None:
-        self.cache = cache
-        self.row = row
-        self.start = start
-        self.length = 0
-
-    def store(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write this row's key/value (1, KV, T, D) after what it holds; return every key/value of the row."""
-        begin = self.start + self.length
-        end = begin + key.shape[2]
-        if key.shape[0] != 1 or end > self.cache.capacity:
-            raise RuntimeError(f"row cache: {tuple(key.shape)} at {begin} does not fit {self.cache.capacity}")
-        keys, values = self.cache.keys[layer], self.cache.values[layer]
-        keys[self.row : self.row + 1, :, begin:end] = key
-        values[self.row : self.row + 1, :, begin:end] = value
-        return keys[self.row : self.row + 1, :, self.start : end], values[
-            self.row : self.row + 1, :, self.start : end
-        ]
 
 
 @dataclass
@@ -309,7 +245,9 @@ class InternLM2ForCausalLM(nn.Module):
 
     def new_cache(self, batch: int, capacity: int, like: torch.Tensor) -> KVCache:
         """An empty KV cache for `batch` rows of up to `capacity` positions, on `like`'s device and dtype."""
-        return KVCache(self.config, batch, capacity, like.device, like.dtype)
+        config = self.config
+        shape = (batch, config.num_key_value_heads, capacity, config.head_dim)
+        return KVCache(config.num_hidden_layers, shape, like.device, like.dtype)
 
     def context(
         self,

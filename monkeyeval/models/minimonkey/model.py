@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
+from monkeyeval.models.dtypes import resolve_dtype
 from monkeyeval.models.minimonkey.internlm2 import (
     InternLM2Config,
     InternLM2DecoderLayer,
@@ -108,16 +108,6 @@ def pixel_shuffle_v2(tokens: torch.Tensor) -> torch.Tensor:
     return grid.permute(0, 1, 3, 2, 4, 5).reshape(count, half * half, 4 * width)
 
 
-def resolve_dtype(name: str, device: str) -> torch.dtype:
-    """'auto' = bfloat16 on a GPU, float32 on the CPU; else fp32 / bf16 / fp16 (or the long names)."""
-    if name == "auto":
-        return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
-    dtype = named_dtype(name)
-    if dtype is None:
-        raise ValueError(UNKNOWN_DTYPE.format(name=name))
-    return dtype
-
-
 class MiniMonkeyForCausalLM(nn.Module):
     """The Mini-Monkey chat model; upstream names (`vision_model.*`, `mlp1.*`, `language_model.*`)."""
 
@@ -141,7 +131,7 @@ class MiniMonkeyForCausalLM(nn.Module):
         config = MiniMonkeyConfig.from_folder(folder)
         with torch.device("meta"):
             model = cls(config)
-        model = model.to_empty(device=device).to(resolve_dtype(dtype, device))
+        model = model.to_empty(device=device).to(resolve_dtype(dtype, device, torch.bfloat16))
         load_strict(model, read_state_dict(folder), source=str(folder))
         return model.eval()
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from monkeyeval.models.decoding.layers import RMSNorm
+
 
 @dataclass(frozen=True)
 class InternVisionConfig:
@@ -46,21 +48,6 @@ class InternVisionConfig:
         if config.hidden_size % config.num_attention_heads:
             raise ValueError("vision_config.hidden_size must be divisible by num_attention_heads")
         return config
-
-
-class RMSNorm(nn.Module):
-    """RMS normalisation computed in float32, scaled by a learned weight (InternRMSNorm / LlamaRMSNorm)."""
-
-    def __init__(self, size: int, eps: float) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(size))
-        self.eps = eps
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        dtype = hidden.dtype
-        hidden32 = hidden.to(torch.float32)
-        hidden32 = hidden32 * torch.rsqrt(hidden32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * hidden32.to(dtype)
 
 
 def make_norm(norm_type: str, size: int, eps: float) -> nn.Module:

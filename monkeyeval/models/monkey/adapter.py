@@ -25,7 +25,7 @@ import torch
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
-from monkeyeval.models.dtypes import UNKNOWN_DTYPE, named_dtype
+from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
 from monkeyeval.models.monkey.generate import greedy_generate
 from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
 from monkeyeval.models.monkey.model import MonkeyForCausalLM
@@ -63,18 +63,8 @@ def resolve_device(requested: str) -> str:
 
 def resolve_dtype(requested: str, device: str, config: dict[str, Any]) -> torch.dtype:
     """auto: fp32 on CPU; on GPU bf16/fp16 when config.json says so (upstream's precision), else fp32."""
-    if requested != "auto":
-        dtype = named_dtype(requested)
-        if dtype is None:
-            raise MonkeyAdapterError(UNKNOWN_DTYPE.format(name=requested))
-        return dtype
-    if device.startswith("cpu"):
-        return torch.float32
-    if config.get("bf16"):
-        return torch.bfloat16
-    if config.get("fp16"):
-        return torch.float16
-    return torch.float32
+    on_gpu = torch.bfloat16 if config.get("bf16") else torch.float16 if config.get("fp16") else torch.float32
+    return resolve_dtype_named(requested, device, on_gpu)
 
 
 def is_textmonkey_config(config: dict[str, Any]) -> bool:

@@ -1,10 +1,9 @@
 """Batched greedy generation for Monkey / TextMonkey, as upstream's transformers 4.32 greedy search.
 
-Step 0 runs the whole left-padded prompt (image embeddings inserted) and fills a KV cache; each later step
-feeds one token per row. eos = pad = eod: the eod logit is -inf while fewer than `min_new_tokens` tokens
-exist, a row that emitted eod is finished and is fed eod afterwards (its attention mask still grows by
-one, as in transformers), and generation stops when every row is finished or after `max_new_tokens`.
-Argmax takes the first index on ties. See `qwen.py` for the two position modes.
+Step 0 runs the whole left-padded prompt (image embeddings inserted) and fills a KV cache; the shared loop
+(`models.decoding.greedy`) then feeds one token per row through `MonkeySteps`. eos = pad = eod: a row that
+emitted eod is fed eod afterwards (its attention mask still grows by one, as in transformers). See `qwen.py`
+for the two position modes.
 """
 
 from __future__ import annotations
@@ -13,6 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from monkeyeval.models.decoding.cache import KVCache
+from monkeyeval.models.decoding.greedy import GreedyConfig, greedy_decode
 from monkeyeval.models.monkey.model import MonkeyForCausalLM
 from monkeyeval.models.monkey.qwen import ntk_alpha_for_length
 
@@ -52,6 +53,32 @@ def first_step_positions(
     return positions, torch.tensor(alphas, dtype=torch.float64)
 
 
+@dataclass
+class MonkeySteps:
+    """The decoding state after the prompt step: one token per row per call (a `StepDecoder`)."""
+
+    model: MonkeyForCausalLM
+    cache: KVCache
+    key_mask: torch.Tensor  # (B, K) 1 for real tokens over every position so far
+    last_position: torch.Tensor  # (B,)
+    alphas: torch.Tensor  # (B,) NTK alpha per row, fixed by the prompt
+    padding_aware: bool
+
+    def next_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed `tokens` (B,); positions advance per row (padding-aware) or follow the padded length (raw)."""
+        batch = tokens.shape[0]
+        self.key_mask = torch.cat([self.key_mask, self.key_mask.new_ones(batch, 1)], dim=1)
+        if self.padding_aware:
+            self.last_position = self.last_position + 1
+        else:
+            self.last_position = torch.full_like(self.last_position, self.key_mask.shape[1] - 1)
+        hidden = self.model.transformer.wte(tokens[:, None])
+        out = self.model.transformer(
+            hidden, self.key_mask, self.last_position[:, None], self.alphas, self.cache
+        )
+        return self.model.lm_head(out[:, -1])
+
+
 @torch.inference_mode()
 def greedy_generate(
     model: MonkeyForCausalLM,
@@ -65,61 +92,19 @@ def greedy_generate(
     keep_step_logits: bool = False,
 ) -> GenerationOutput:
     """Greedy decoding of a left-padded batch; `image_embeds` (N_spans, n_tokens, hidden) or None."""
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    config = GreedyConfig(max_new_tokens, eod_id, eod_id, min_new_tokens, keep_step_logits)
     batch, length = input_ids.shape
-    device = input_ids.device
     positions, alphas = first_step_positions(model, attention_mask, padding_aware_positions)
     hidden = model.embed(input_ids, image_embeds)
     cache = model.transformer.new_cache(batch, length + max_new_tokens, hidden)
-    key_mask = attention_mask.to(device=device, dtype=torch.long)
+    key_mask = attention_mask.to(device=input_ids.device, dtype=torch.long)
     out = model.transformer(hidden, key_mask, positions, alphas, cache)
-    logits = model.lm_head(out[:, -1])
-    last_position = positions[:, -1]
-
-    generated = torch.empty(batch, 0, dtype=torch.long, device=device)
-    unfinished = torch.ones(batch, dtype=torch.bool, device=device)
-    step_logits: list[torch.Tensor] = []
-    for step in range(max_new_tokens):
-        if keep_step_logits:
-            step_logits.append(logits.float().cpu())
-        scores = logits.clone()
-        if step < min_new_tokens:
-            scores[:, eod_id] = -float("inf")
-        next_tokens = scores.argmax(dim=-1)
-        next_tokens = torch.where(unfinished, next_tokens, torch.full_like(next_tokens, eod_id))
-        generated = torch.cat([generated, next_tokens[:, None]], dim=1)
-        unfinished &= next_tokens != eod_id
-        if step + 1 == max_new_tokens or not bool(unfinished.any()):
-            break
-        key_mask = torch.cat([key_mask, key_mask.new_ones(batch, 1)], dim=1)
-        if padding_aware_positions:
-            last_position = last_position + 1
-        else:
-            last_position = torch.full_like(last_position, key_mask.shape[1] - 1)
-        step_hidden = model.transformer.wte(next_tokens[:, None])
-        out = model.transformer(step_hidden, key_mask, last_position[:, None], alphas, cache)
-        logits = model.lm_head(out[:, -1])
-
-    return _collect(generated.tolist(), eod_id, max_new_tokens, alphas.tolist(), step_logits)
-
-
-def _collect(
-    rows: list[list[int]], eod_id: int, max_new_tokens: int, alphas: list[float], logits: list[torch.Tensor]
-) -> GenerationOutput:
-    new_ids: list[list[int]] = []
-    hit_max: list[bool] = []
-    for row in rows:
-        if eod_id in row:
-            new_ids.append(row[: row.index(eod_id) + 1])
-            hit_max.append(False)
-        else:
-            new_ids.append(row)
-            hit_max.append(len(row) >= max_new_tokens)
+    steps = MonkeySteps(model, cache, key_mask, positions[:, -1], alphas, padding_aware_positions)
+    result = greedy_decode(model.lm_head(out[:, -1]), steps, config)
     return GenerationOutput(
-        new_ids=new_ids,
-        n_new_tokens=[len(ids) for ids in new_ids],
-        hit_max_new_tokens=hit_max,
-        ntk_alphas=alphas,
-        step_logits=logits,
+        new_ids=result.token_ids,
+        n_new_tokens=[len(ids) for ids in result.token_ids],
+        hit_max_new_tokens=result.hit_max_new_tokens,
+        ntk_alphas=alphas.tolist(),
+        step_logits=result.step_logits,
     )

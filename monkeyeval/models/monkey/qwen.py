@@ -28,6 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from monkeyeval.models.decoding.cache import KVCache
+from monkeyeval.models.decoding.layers import RMSNorm, rotate_half
+
 
 @dataclass(frozen=True)
 class QwenConfig:
@@ -119,53 +122,12 @@ def build_positions(
     return PositionInfo(cos=emb.cos(), sin=emb.sin(), logn=logn)
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    first, second = x.chunk(2, dim=-1)
-    return torch.cat((-second, first), dim=-1)
-
-
 def apply_rotary(t: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate-half RoPE in float32 on the first rotary_dim channels, result in t's dtype."""
     rot_dim = cos.shape[-1]
     rotated, passed = t[..., :rot_dim].float(), t[..., rot_dim:].float()
-    rotated = rotated * cos + _rotate_half(rotated) * sin
+    rotated = rotated * cos + rotate_half(rotated) * sin
     return torch.cat((rotated, passed), dim=-1).type_as(t)
-
-
-class RMSNorm(nn.Module):
-    """RMSNorm computed in float32, cast back, then scaled (upstream order)."""
-
-    def __init__(self, dim: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.float()
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return h.type_as(x) * self.weight
-
-
-class KVCache:
-    """Preallocated key/value cache for every layer: (B, heads, capacity, head_dim) per tensor."""
-
-    def __init__(
-        self, n_layers: int, batch: int, heads: int, head_dim: int, capacity: int, like: torch.Tensor
-    ):
-        shape = (batch, heads, capacity, head_dim)
-        self.keys = [like.new_empty(shape) for _ in range(n_layers)]
-        self.values = [like.new_empty(shape) for _ in range(n_layers)]
-        self.capacity = capacity
-        self.length = 0
-
-    def append(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write this call's keys/values (B, heads, T, D) after the cached ones; return the full views."""
-        start, end = self.length, self.length + key.shape[2]
-        if end > self.capacity:
-            raise RuntimeError(f"KV cache capacity {self.capacity} exceeded ({end} positions)")
-        self.keys[layer][:, :, start:end] = key
-        self.values[layer][:, :, start:end] = value
-        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
 
 class QwenAttention(nn.Module):
@@ -199,7 +161,7 @@ class QwenAttention(nn.Module):
             query = query * pos.logn.type_as(query)
         query, key, value = (t.transpose(1, 2) for t in (query, key, value))
         if cache is not None:
-            key, value = cache.append(layer, key, value)
+            key, value = cache.store(layer, key, value)
         if mask is None:
             context = F.scaled_dot_product_attention(query, key, value, is_causal=length > 1)
         else:
@@ -268,7 +230,8 @@ class QwenModel(nn.Module):
     def new_cache(self, batch: int, capacity: int, like: torch.Tensor) -> KVCache:
         """An empty KV cache for `batch` rows and up to `capacity` positions."""
         heads = self.config.num_attention_heads
-        return KVCache(len(self.h), batch, heads, self.config.hidden_size // heads, capacity, like)
+        shape = (batch, heads, capacity, self.config.hidden_size // heads)
+        return KVCache(len(self.h), shape, like.device, like.dtype)
 
     def forward(
         self,
