@@ -70,6 +70,14 @@ def fixture(request: pytest.FixtureRequest, parity_dir: Path) -> VisionFixture:
     return _load(parity_dir, request.param)
 
 
+def encode(visual: torch.nn.Module, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Embeddings and, for TextMonkey, the token resampler's kept indices."""
+    if isinstance(visual, TextMonkeyVisual):
+        encoded = visual.encode(pixels)
+        return encoded.embeds, encoded.kept_indices
+    return visual(pixels), None
+
+
 def test_every_visual_tensor_is_a_parameter(fixture: VisionFixture) -> None:
     # load_strict already ran (it raises on any unconsumed or unfilled tensor); check the two sets are equal
     assert fixture.n_visual_tensors == len(fixture.visual.state_dict()) > 0
@@ -108,7 +116,7 @@ def test_global_view_matches(fixture: VisionFixture) -> None:
 def test_batched_visual_embeds_match(fixture: VisionFixture) -> None:
     expected = torch.from_numpy(fixture.arrays["visual_embeds"])
     with torch.inference_mode():
-        embeds = fixture.visual(fixture.pixels)
+        embeds, kept = encode(fixture.visual, fixture.pixels)
     span = image_span_of(fixture.folder)  # the image tokens between <img> and </img> in every case
     width = fixture.config["hidden_size"]  # the LLM embedding width the visual tokens replace
     assert fixture.config["visual"]["output_dim"] == width
@@ -116,7 +124,6 @@ def test_batched_visual_embeds_match(fixture: VisionFixture) -> None:
     assert fixture.visual.n_image_tokens == span and len(fixture.cases) > 0
     torch.testing.assert_close(embeds, expected, atol=EMBED_ATOL, rtol=0)
     if isinstance(fixture.visual, TextMonkeyVisual):
-        kept = fixture.visual.last_kept_indices
         assert kept is not None
         np.testing.assert_array_equal(kept.numpy(), fixture.arrays["token_keep_idx_b4"])
 
@@ -127,12 +134,11 @@ def test_single_sample_visual_embeds_match(fixture: VisionFixture) -> None:
     for row, case in enumerate(fixture.cases):
         expected = torch.from_numpy(fixture.arrays["visual_embeds"][row])
         with torch.inference_mode():
-            embeds = fixture.visual(fixture.pixels[row : row + 1])
+            embeds, kept = encode(fixture.visual, fixture.pixels[row : row + 1])
         torch.testing.assert_close(
             embeds[0], expected, atol=EMBED_ATOL, rtol=0, msg=lambda m, label=case["id"]: f"{label}: {m}"
         )
         if isinstance(fixture.visual, TextMonkeyVisual):
-            kept = fixture.visual.last_kept_indices
             assert kept is not None and kept.shape == (1, fixture.config["visual"]["r"])
             np.testing.assert_array_equal(kept[0].numpy(), fixture.arrays["token_keep_idx"][row])
         compared += 1
@@ -148,7 +154,7 @@ def test_bfloat16_tower_tracks_float32(fixture: VisionFixture) -> None:
     visual = copy.deepcopy(fixture.visual).to(torch.bfloat16)
     n_rows = min(2, len(fixture.cases))
     with torch.inference_mode():
-        embeds = visual(fixture.pixels[:n_rows])
+        embeds, kept = encode(visual, fixture.pixels[:n_rows])
     assert embeds.dtype == torch.bfloat16
     expected = torch.from_numpy(fixture.arrays["visual_embeds"][:n_rows])
     assert embeds.shape == expected.shape and n_rows > 0
@@ -161,7 +167,6 @@ def test_bfloat16_tower_tracks_float32(fixture: VisionFixture) -> None:
     assert n_kept == fixture.config["visual"]["r"] and n_global > 0
     assert cosine[:, -n_global:].min().item() > 0.98
     assert isinstance(visual, TextMonkeyVisual)
-    kept = visual.last_kept_indices
     assert kept is not None and kept.dtype == torch.int64 and kept.shape == (n_rows, n_kept)
     for row in range(n_rows):
         reference = set(fixture.arrays["token_keep_idx"][row].tolist())

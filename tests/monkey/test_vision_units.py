@@ -18,10 +18,9 @@ from monkeyeval.models.monkey.textmonkey_vision import (
     TextMonkeyVisual,
     TextMonkeyVisualConfig,
     TokenResamplerConfig,
-    relative_position_index,
     select_least_redundant,
-    shifted_window_mask,
 )
+from monkeyeval.models.monkey.textmonkey_windows import relative_position_index, shifted_window_mask
 from monkeyeval.models.monkey.vision import MonkeyVisual, build_visual
 from monkeyeval.models.monkey.vision_vit import sincos_position_table
 
@@ -300,9 +299,9 @@ def test_textmonkey_records_kept_indices() -> None:
     assert isinstance(visual, TextMonkeyVisual)
     _randomise(visual, 4)
     with torch.no_grad():
-        out = visual(torch.randn(2, 3, 896, 896))
+        encoded = visual.encode(torch.randn(2, 3, 896, 896))
+    out, kept = encoded.embeds, encoded.kept_indices
     assert out.shape == (2, 100 + 256, 128) and bool(torch.isfinite(out).all())
-    kept = visual.last_kept_indices
     assert kept is not None and kept.shape == (2, 100)
     assert bool((kept.diff(dim=1) > 0).all()) and int(kept.max()) < 1024
     assert math.isclose(visual.n_image_tokens, 356)

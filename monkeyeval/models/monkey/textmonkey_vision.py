@@ -5,11 +5,7 @@ Upstream: `monkey_model/text_monkey/{visual_text,window,resampler,merge}.py` at 
 - conv1 runs on the whole 896x896 image (64x64 patches), cut into 2x2 windows of 32x32 patches, row-major;
   each window gets the (bicubic-resized) position embedding and ln_pre.
 - Before block i for i in `window_pos`, the windows are stitched into the full map and the j-th
-  `CrossWindowAttention` (j counts the matches in block order) runs over it:
-  `y = x + Swin(x + position_embedding)`, Swin = `downsample` -> `h + WindowAttention(norm1 h)` (cyclic roll
-  by -shift, zero padding to a multiple of the window *after* norm1 and roll, region mask -100, relative
-  position bias) -> `Mlp(norm2 h) * scale` back to the ViT width (no residual inside). Swin LayerNorms
-  use eps 1e-5.
+  `CrossWindowAttention` (j counts the matches in block order; see `textmonkey_windows.py`) runs over it.
 - Per-window LoRA only when `lora_repeat_num > 0` (1: adapter 0 on every window; >= 4: adapter k on window
   k). The global view never gets LoRA or window attention.
 - Each window is pooled by the resampler (256 queries) -> 1024 local tokens; the token resampler keeps the
@@ -28,10 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from monkeyeval.models.monkey.textmonkey_windows import SWIN_LAYER_NORM_EPS, CrossWindowAttention
 from monkeyeval.models.monkey.vision_vit import QwenViT, ViTConfig, ViTTransformer
-
-SWIN_LAYER_NORM_EPS = 1e-5  # nn.LayerNorm default, as upstream's window and resampler modules use
-WINDOW_MASK_VALUE = -100.0
 
 
 @dataclass(frozen=True)
@@ -130,142 +124,6 @@ class TextMonkeyVisualConfig:
     def n_image_tokens(self) -> int:
         local = self.r if self.resampler else self.vit.windows_per_side**2 * self.vit.n_queries
         return local + (self.vit.n_queries if self.use_global else 0)
-
-
-def relative_position_index(size: int) -> torch.Tensor:
-    """(N, N) index into the (2*size-1)**2 bias table for every pair of positions of a size x size window."""
-    coords = torch.stack(torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")).flatten(1)
-    delta = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (size - 1)
-    return delta[..., 0] * (2 * size - 1) + delta[..., 1]
-
-
-def shifted_window_mask(padded: int, size: int, shift: int) -> torch.Tensor:
-    """(n_windows, N, N): 0 within a region, -100 across regions (upstream's mask on the padded map)."""
-    regions = torch.zeros(padded, padded)
-    bounds = (slice(0, -size), slice(-size, -shift), slice(-shift, None))
-    label = 0
-    for rows in bounds:
-        for cols in bounds:
-            regions[rows, cols] = label
-            label += 1
-    per_window = partition_windows(regions[None, :, :, None], size).flatten(1)  # (nW, N)
-    differs = per_window[:, None, :] != per_window[:, :, None]
-    return torch.zeros(differs.shape).masked_fill(differs, WINDOW_MASK_VALUE)
-
-
-def partition_windows(x: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, H, W, C) -> (B * nW, size, size, C), windows row-major within each image."""
-    b, h, w, c = x.shape
-    x = x.view(b, h // size, size, w // size, size, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, size, size, c)
-
-
-def merge_windows(windows: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
-    """Inverse of `partition_windows`."""
-    c = windows.shape[-1]
-    x = windows.view(-1, h // size, w // size, size, size, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, h, w, c)
-
-
-class WindowAttention(nn.Module):
-    """Windowed multi-head attention with a learnt relative position bias (timm/Swin parameter names)."""
-
-    def __init__(self, dim: int, heads: int, window_size: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.window_size = window_size
-        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, heads))
-        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        self.qkv = nn.Linear(dim, 3 * (dim // heads) * heads)
-        self.proj = nn.Linear((dim // heads) * heads, dim)
-
-    def bias(self, mask: torch.Tensor) -> torch.Tensor:
-        """(1, nW * heads, N, N): relative position bias plus the region mask, per window and head."""
-        area = self.window_size**2
-        index = relative_position_index(self.window_size).to(self.relative_position_bias_table.device)
-        rel = self.relative_position_bias_table[index.view(-1)].view(area, area, -1).permute(2, 0, 1)
-        return (rel[None] + mask[:, None].to(rel.dtype)).flatten(0, 1)[None]
-
-    def forward(self, windows: torch.Tensor, batch: int, mask: torch.Tensor) -> torch.Tensor:
-        """windows (B * nW, N, C), B outer; mask (nW, N, N)."""
-        n_win_total, area, _ = windows.shape
-        qkv = self.qkv(windows).view(batch, n_win_total // batch, area, 3, self.heads, -1)
-        # (3, B, nW, heads, N, d) -> windows folded into the head axis: (B, nW * heads, N, d)
-        query, key, value = (t.flatten(1, 2) for t in qkv.permute(3, 0, 1, 4, 2, 5).unbind(0))
-        context = F.scaled_dot_product_attention(query, key, value, attn_mask=self.bias(mask))
-        context = context.reshape(n_win_total, self.heads, area, -1).transpose(1, 2).flatten(2)
-        return self.proj(context)
-
-
-class SwinMlp(nn.Module):
-    """fc1 (no bias) -> GELU -> fc2 (no bias) -> * scale."""
-
-    def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden, bias=False)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, out_features, bias=False)
-        self.scale = nn.Parameter(torch.ones(1))
-        nn.init.zeros_(self.fc2.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x))) * self.scale
-
-
-class SwinBlock(nn.Module):
-    """Upstream's `SwinTransformerBlock` as TextMonkey configures it (shifted windows, ViT width output)."""
-
-    def __init__(self, dim: int, hidden: int, heads: int, resolution: int, window_size: int) -> None:
-        super().__init__()
-        self.resolution = resolution
-        self.window_size = min(window_size, resolution)
-        self.shift = 0 if resolution <= window_size else window_size // 2
-        self.downsample = nn.Linear(dim, hidden, bias=False)
-        self.norm1 = nn.LayerNorm(hidden, eps=SWIN_LAYER_NORM_EPS)
-        self.attn = WindowAttention(hidden, heads, self.window_size)
-        self.norm2 = nn.LayerNorm(hidden, eps=SWIN_LAYER_NORM_EPS)
-        self.mlp = SwinMlp(hidden, 2 * hidden, dim)
-
-    def _window_attention(self, x: torch.Tensor) -> torch.Tensor:
-        b, h, w, c = x.shape
-        size, shift = self.window_size, self.shift
-        if shift:
-            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-        pad_h, pad_w = (-h) % size, (-w) % size
-        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
-        hp, wp = h + pad_h, w + pad_w
-        mask = shifted_window_mask(hp, size, shift) if shift else torch.zeros(1, size * size, size * size)
-        windows = partition_windows(x, size).flatten(1, 2)
-        attended = self.attn(windows, b, mask.to(x.device))
-        x = merge_windows(attended.view(-1, size, size, c), size, hp, wp)[:, :h, :w, :]
-        if shift:
-            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, dim) -> (B, H, W, dim)."""
-        h = self.downsample(x)
-        h = h + self._window_attention(self.norm1(h))
-        return self.mlp(self.norm2(h))
-
-
-class CrossWindowAttention(nn.Module):
-    """`x + Swin(x + position_embedding)` over the whole patch map (stitched windows)."""
-
-    def __init__(self, grid: int, dim: int, hidden: int, heads: int, window_size: int) -> None:
-        super().__init__()
-        self.grid = grid
-        self.position_embedding = nn.Parameter(torch.zeros(1, grid * grid, dim))
-        nn.init.trunc_normal_(self.position_embedding, std=0.02)
-        self.shift_attn = SwinBlock(dim, hidden, heads, grid, window_size)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, grid*grid, dim) row-major -> same shape."""
-        b, length, dim = tokens.shape
-        if length != self.grid * self.grid:
-            raise ValueError(f"CrossWindowAttention expects {self.grid}x{self.grid} tokens, got {length}")
-        shifted = self.shift_attn((tokens + self.position_embedding).view(b, self.grid, self.grid, dim))
-        return shifted.view(b, length, dim) + tokens
 
 
 class WindowedViTTransformer(ViTTransformer):
@@ -367,10 +225,18 @@ class TokenResampler(nn.Module):
         return latents
 
 
+@dataclass(frozen=True)
+class TextMonkeyVisualOutput:
+    """The image embeddings and the (B, r) local-token indices the token resampler kept (None without it)."""
+
+    embeds: torch.Tensor
+    kept_indices: torch.Tensor | None
+
+
 class TextMonkeyVisual(QwenViT):
     """TextMonkey vision tower: pixel_values (B, 3, 896, 896) -> (B, n_image_tokens, output_dim).
 
-    `last_kept_indices` holds the (B, r) indices kept by the token resampler in the last forward.
+    `encode` also returns which local tokens the token resampler kept; `forward` returns the embeddings.
     """
 
     def __init__(self, config: TextMonkeyVisualConfig) -> None:
@@ -387,7 +253,6 @@ class TextMonkeyVisual(QwenViT):
             *window_adapters,
             *([None] if config.use_global else []),
         )
-        self.last_kept_indices: torch.Tensor | None = None
 
     def _build_transformer(self, config: ViTConfig) -> ViTTransformer:
         if self.textmonkey_config.add_window:
@@ -413,6 +278,10 @@ class TextMonkeyVisual(QwenViT):
         return x.reshape(-1, g * g, c)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.encode(pixel_values).embeds
+
+    def encode(self, pixel_values: torch.Tensor) -> TextMonkeyVisualOutput:
+        """The embeddings (local tokens, then the global view's) and the resampler's kept indices."""
         config = self.textmonkey_config
         pixels = pixel_values.to(device=self.compute_device, dtype=torch.float32)
         batch = pixels.shape[0]
@@ -432,13 +301,13 @@ class TextMonkeyVisual(QwenViT):
             tokens = block(tokens, self.view_adapters)
         pooled = self.pool(tokens)
         local = self.image_major(pooled[:n_local_rows], n_windows)
+        kept = None
         if config.resampler:
             kept = select_least_redundant(local, config.r)
-            self.last_kept_indices = kept
             local = self.downresampler(local, kept)
         if config.use_global:
-            return torch.cat([local, pooled[n_local_rows:]], dim=1)
-        return local
+            local = torch.cat([local, pooled[n_local_rows:]], dim=1)
+        return TextMonkeyVisualOutput(local, kept)
 
     def window_views_of_grid(self, grid: torch.Tensor) -> list[torch.Tensor]:
         """The 32x32-patch windows of the full patch map, row-major."""
