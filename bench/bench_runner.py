@@ -58,7 +58,8 @@ def load(batch_size: int, repeat: int) -> tuple[Any, list[Any]]:
 
     from monkeyeval.runner.data import WorkItem
     from monkeyeval.runner.distributed import DistContext
-    from monkeyeval.runner.session import RunRequest, RunSession
+    from monkeyeval.runner.request import RunRequest
+    from monkeyeval.runner.session import RunSession
 
     request = RunRequest(tasks=("demo",), checkpoint=str(DEMO_CKPT), batch_size=batch_size, device="cpu")
     loaded = RunSession(request, Console(stderr=True), DistContext()).load_for_single_task()

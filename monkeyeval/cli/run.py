@@ -103,7 +103,8 @@ def run_command(
         raise typer.Exit(relaunch_with_torchrun(nproc, _run_args_from_argv()))
     from rich.console import Console
 
-    from monkeyeval.runner.session import RunRequest, RunSession, parse_model_options
+    from monkeyeval.runner.request import RunRequest, parse_model_options
+    from monkeyeval.runner.session import RunSession
     from monkeyeval.runner.sharding import ShardSpec
     from monkeyeval.runner.summary import print_summary
 

@@ -8,6 +8,7 @@ cannot outlive a dead rank).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -121,8 +122,6 @@ def relaunch_with_torchrun(nproc: int, run_args: Sequence[str]) -> int:
     Returns the exit code of the first rank that failed (its own message is already printed), so a usage
     error in the workers still exits 2; a rank killed by a signal is a RunFailure (exit 3).
     """
-    import logging
-
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from monkeyeval.core.types import PredictionRecord
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.runner.data import WorkItem
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.engine import predict
+from monkeyeval.runner.request import RunRequest, parse_model_options
+from monkeyeval.runner.session import RunSession
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,6 @@ def run_invariance_check(
     console: Console,
 ) -> int:
     """`monkeyeval check-invariance`: load once, compare batch 1 with `batch_size`; returns #changes."""
-    from monkeyeval.runner.session import RunRequest, RunSession, parse_model_options
-
     request = RunRequest(
         tasks=(task,),
         checkpoint=checkpoint,
@@ -122,8 +123,6 @@ def run_invariance_check(
 
 def print_invariance_report(console: Console, task_name: str, report: InvarianceReport) -> None:
     """A table of changed answers and a one-line count."""
-    from rich.table import Table
-
     n = len(report.small)
     if report.changes:
         table = Table(

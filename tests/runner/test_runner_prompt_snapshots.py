@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from monkeyeval.core.types import Sample
-from monkeyeval.runner.session import render_prompt, select_max_new_tokens, select_prompt
+from monkeyeval.runner.request import render_prompt, select_max_new_tokens, select_prompt
 from monkeyeval.tasks.registry import TaskRegistry
 
 SNAPSHOT = Path(__file__).resolve().parent / "snapshots" / "final_prompts.json"

@@ -25,8 +25,8 @@ from monkeyeval.runner.parts import (
     write_manifest,
 )
 from monkeyeval.runner.progress import Progress
+from monkeyeval.runner.request import task_model_options
 from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, move_aside, plan_resume
-from monkeyeval.runner.session import task_model_options
 from monkeyeval.runner.sharding import ShardSpec, contiguous_shard, shard_bounds
 from monkeyeval.tasks.loader import load_task_file, resolve_data_root
 from runner.fake_adapter import SPEC, FakeAdapter

@@ -1,0 +1,137 @@
+"""A task's work plan: what is left to predict in this attempt, and which part of it is this process's.
+
+Rank 0 (or each `--shard` job) checks the results folder (fingerprint, resume), writes the manifest and
+makes the `Plan`; rank 0 broadcasts it (or the `PlanRefused` reason, so every rank stops with the same
+message). Shares are contiguous slices of the plan's todo list (per rank) or of the dataset (per shard).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monkeyeval.core.types import Sample
+from monkeyeval.runner.distributed import DistContext
+from monkeyeval.runner.parts import PartId, PartsError, next_attempt, write_manifest
+from monkeyeval.runner.request import Resolved, RunRequest, TaskWork
+from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, plan_resume
+from monkeyeval.runner.sharding import ShardSpec, contiguous_shard, shard_bounds
+from monkeyeval.tasks.config import TaskConfig
+from monkeyeval.tasks.dataset import jsonl_sha256
+
+
+@dataclass(frozen=True)
+class Plan:
+    """This attempt's number, the dataset indices still to predict, and how many were already done."""
+
+    attempt: int
+    todo: tuple[int, ...]
+    n_done: int
+
+
+@dataclass(frozen=True)
+class PlanRefused:
+    """Why the task cannot run (a changed fingerprint, unreadable parts); every rank raises it."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """What a plan is made from: the task's samples, what the model sees, and the run's facts (run.json)."""
+
+    task: str
+    model_name: str
+    family: str
+    samples: list[Sample]
+    model_texts: list[str]
+    model_fingerprint: dict[str, Any]
+    max_new_tokens: int
+    prompt: dict[str, str]  # {"profile", "template"}
+    dataset: Path
+    limit: int | None
+    tasks_dirs: list[str]
+    data_root: str
+
+
+def plan_inputs(
+    task: TaskConfig,
+    work: TaskWork,
+    model_fingerprint: dict[str, Any],
+    request: RunRequest,
+    resolved: Resolved,
+    model_name: str,
+) -> PlanInputs:
+    """What `make_plan` needs, from the resolved request and the prepared task."""
+    return PlanInputs(
+        task=task.name,
+        model_name=model_name,
+        family=resolved.family,
+        samples=[item.sample for item in work.items],
+        model_texts=[item.model_text for item in work.items],
+        model_fingerprint=model_fingerprint,
+        max_new_tokens=work.max_new_tokens,
+        prompt={"profile": work.profile.name, "template": work.profile.template},
+        dataset=task.dataset.jsonl,
+        limit=request.limit,
+        tasks_dirs=[str(Path(d).resolve()) for d in request.tasks_dirs],
+        data_root=str(resolved.data_root),
+    )
+
+
+def make_plan(run_dir: Path, inputs: PlanInputs) -> Plan | PlanRefused:
+    """Check the earlier run (if any), write run.json, and say what is left to predict."""
+    try:
+        fingerprint = decoding_fingerprint(
+            inputs.model_fingerprint, inputs.max_new_tokens, inputs.prompt, jsonl_sha256(inputs.dataset)
+        )
+        resume = plan_resume(run_dir, inputs.samples, inputs.model_texts, fingerprint)
+        manifest = {
+            "task": inputs.task,
+            "model_name": inputs.model_name,
+            "family": inputs.family,
+            "model": inputs.model_fingerprint,
+            "decoding": fingerprint,
+            "limit": inputs.limit,
+            "tasks_dirs": inputs.tasks_dirs,
+            "data_root": inputs.data_root,
+        }
+        write_manifest(run_dir, manifest)
+        return Plan(next_attempt(run_dir), tuple(resume.todo), len(resume.done))
+    except (ResumeRefused, PartsError) as exc:
+        return PlanRefused(str(exc))
+
+
+def share_of(plan: Plan, n_samples: int, ctx: DistContext, shard: ShardSpec | None) -> list[int]:
+    """The dataset indices this process predicts: its shard's still-todo samples, or its rank's slice."""
+    if shard is None:
+        return contiguous_shard(list(plan.todo), ctx.rank, ctx.world_size)
+    todo = set(plan.todo)
+    return [i for i in contiguous_shard(range(n_samples), shard.index, shard.count) if i in todo]
+
+
+def part_id_for(plan: Plan, ctx: DistContext, shard: ShardSpec | None) -> PartId:
+    """The part file this process appends to: per shard, or per rank and attempt."""
+    if shard is not None:
+        return PartId(shard.index, shard.count, None)
+    return PartId(ctx.rank, ctx.world_size, plan.attempt)
+
+
+def ranks_with_work(plan: Plan, world_size: int) -> list[int]:
+    """The ranks whose slice of the plan is not empty (rank 0 waits for their completion markers)."""
+    bounds = [shard_bounds(len(plan.todo), rank, world_size) for rank in range(world_size)]
+    return [rank for rank, (begin, end) in enumerate(bounds) if end > begin]
+
+
+def describe(
+    task: str, n_samples: int, plan: Plan, ctx: DistContext, request: RunRequest, profile: str, budget: int
+) -> str:
+    """The line announcing a task's plan (rich markup)."""
+    resumed = f", {plan.n_done} already done" if plan.n_done else ""
+    where = f" across {ctx.world_size} ranks" if ctx.world_size > 1 else ""
+    shard = f" (shard {request.shard.index}/{request.shard.count})" if request.shard else ""
+    return (
+        f"[bold]{task}[/bold]{shard}: {n_samples} samples{resumed}, {len(plan.todo)} to run{where}; "
+        f"prompt profile {profile}, max_new_tokens {budget}, batch size {request.batch_size}"
+    )
