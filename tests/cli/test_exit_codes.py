@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,19 @@ def test_a_bad_option_value_names_what_is_accepted(parity_dir: Path, tmp_path: P
     result = CliRunner().invoke(build_app(), args, env={"COLUMNS": "400"})
     assert result.exit_code == EXIT_USAGE, result.output
     assert "minimonkey option use_scm='maybe': expected true or false" in result.output
+
+
+@pytest.mark.parametrize("family", ["monkey", "textmonkey", "minimonkey"])
+def test_a_config_value_the_model_cannot_use_is_a_usage_error_naming_config_json(
+    family: str, parity_dir: Path, tmp_path: Path
+):
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(parity_dir / family / "checkpoint", checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    section = config.get("llm_config", config)  # Mini-Monkey nests its language model's config
+    section["hidden_size"] = "sixty-four"
+    (checkpoint / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    args = ["run", "--task", "demo", "--ckpt", str(checkpoint), "--results", str(tmp_path / "results")]
+    result = CliRunner().invoke(build_app(), args, env={"COLUMNS": "400"})
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert str(checkpoint / "config.json") in result.output and "Traceback" not in result.output

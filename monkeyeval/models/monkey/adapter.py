@@ -99,6 +99,14 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
+def invalid_config(folder: Path, exc: BaseException) -> MonkeyAdapterError:
+    """The error for a config.json whose values the model cannot be built from."""
+    return MonkeyAdapterError(
+        f"{folder / 'config.json'}: invalid Monkey config ({type(exc).__name__}: {exc}); compare it with the "
+        "config.json published with the checkpoint"
+    )
+
+
 def decode_answer(tokenizer: QwenTokenizer, new_ids: Sequence[int], remove_literal_endoftext: bool) -> str:
     """decode(skip specials).strip(); TextMonkey's eval then removes any literal `<|endoftext|>` text."""
     text = tokenizer.decode(new_ids, skip_special_tokens=True).strip()
@@ -202,7 +210,10 @@ class MonkeyAdapter(ModelAdapter):
         dtype = resolve_dtype(options.dtype, device_name, config)
         device = torch.device(device_name)
         tokenizer = cls.build_tokenizer(folder, config)
-        model = cls.build_model(config, device, dtype)
+        try:
+            model = cls.build_model(config, device, dtype)
+        except (TypeError, ValueError, KeyError) as exc:  # a config value the model cannot be built from
+            raise invalid_config(folder, exc) from exc
         model.load_checkpoint_weights(folder)
         return cls(model, tokenizer, folder, options, dtype)
 
@@ -210,7 +221,10 @@ class MonkeyAdapter(ModelAdapter):
     def dry_run_preprocessor(cls, options: LoadOptions) -> Callable[[Sample, str], Any] | None:
         """The real worker step, built from config.json and qwen.tiktoken only."""
         folder = resolve_checkpoint(options.checkpoint)
-        return cls.build_preprocessor(folder, read_config(folder))
+        try:
+            return cls.build_preprocessor(folder, read_config(folder))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise invalid_config(folder, exc) from exc
 
     def configure_task(self, options: dict[str, Any]) -> None:
         """Per-task family options (e.g. padding_aware_positions), already merged by the runner."""
