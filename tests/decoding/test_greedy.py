@@ -7,6 +7,7 @@ import torch
 
 from monkeyeval.models.decoding.cache import KVCache
 from monkeyeval.models.decoding.greedy import GreedyConfig, greedy_decode
+from monkeyeval.models.decoding.masks import allowed_keys
 
 EOS, FILL, VOCAB = 0, 9, 10
 
@@ -82,3 +83,13 @@ def test_kv_cache_appends_after_what_it_holds_and_rows_fill_from_their_start():
     with pytest.raises(RuntimeError, match="KV cache full"):
         cache.length = 4
         cache.store(0, key[:, :, :1], key[:, :, :1])
+
+
+def test_allowed_keys_is_causal_and_hides_padding_keys():
+    valid = torch.tensor([[False, True, True], [True, True, True]])
+    allowed = allowed_keys(valid, query_length=2, total=3, device=torch.device("cpu"))
+    assert allowed.shape == (2, 1, 2, 3)
+    assert allowed[0, 0].tolist() == [[False, True, False], [False, True, True]]  # padding key 0 hidden
+    assert allowed[1, 0].tolist() == [[True, True, False], [True, True, True]]  # queries are positions 1, 2
+    unpadded = allowed_keys(None, query_length=1, total=3, device=torch.device("cpu"))
+    assert unpadded.shape == (1, 1, 1, 3) and bool(unpadded.all())

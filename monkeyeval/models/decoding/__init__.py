@@ -1,4 +1,4 @@
-"""What every native family shares to decode: the greedy loop, the KV cache, RMSNorm and rotate-half RoPE.
+"""What every native family shares to decode: the greedy loop, KV cache, mask rule, RMSNorm, rotate-half.
 
 A family prefills its prompt its own way (image embeddings, position mode, SCM), then hands the first logits
 and a `StepDecoder` (one forward per new token) to `greedy_decode`. Per-family differences (Monkey's raw

@@ -25,6 +25,7 @@ from torch import nn
 
 from monkeyeval.models.decoding.cache import KVCache, RowCache
 from monkeyeval.models.decoding.layers import RMSNorm, rotate_half
+from monkeyeval.models.decoding.masks import allowed_keys
 
 
 @dataclass(frozen=True)
@@ -219,14 +220,10 @@ def build_mask(
         if past_length == 0:
             return None, True
     total = past_length + query_length
-    device = key_valid.device if key_valid is not None else None
-    rows = torch.arange(past_length, total, device=device)[:, None]
-    cols = torch.arange(total, device=device)[None, :]
-    allowed = (cols <= rows)[None, None]
-    if key_valid is not None:
-        allowed = allowed & key_valid[:, None, None, :total]
-    allowed = allowed | (cols == rows)[None, None]
-    return allowed, False
+    device = key_valid.device if key_valid is not None else torch.device("cpu")
+    allowed = allowed_keys(key_valid, query_length, total, device)
+    diagonal = torch.arange(past_length, total, device=device)[:, None] == torch.arange(total, device=device)
+    return allowed | diagonal[None, None], False
 
 
 class InternLM2ForCausalLM(nn.Module):

@@ -30,6 +30,7 @@ from torch import nn
 
 from monkeyeval.models.decoding.cache import KVCache
 from monkeyeval.models.decoding.layers import RMSNorm, rotate_half
+from monkeyeval.models.decoding.masks import allowed_keys
 
 
 @dataclass(frozen=True)
@@ -210,9 +211,7 @@ def attention_bias(key_mask: torch.Tensor, query_length: int, dtype: torch.dtype
     padded = bool((key_mask == 0).any())
     if not padded:
         return None
-    key_index = torch.arange(total, device=key_mask.device)
-    query_index = key_index[total - query_length :]
-    allowed = (key_index[None, :] <= query_index[:, None])[None, None] & key_mask.bool()[:, None, None, :]
+    allowed = allowed_keys(key_mask, query_length, total, key_mask.device)
     bias = torch.zeros(allowed.shape, dtype=dtype, device=key_mask.device)
     return bias.masked_fill_(~allowed, torch.finfo(dtype).min)
 
