@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from monkeyeval.models.monkey.vision import build_visual
+from monkeyeval.models.monkey.textmonkey_vision import TextMonkeyVisual
+from monkeyeval.models.monkey.vision import MonkeyVisual
 
 MONKEY_VISUAL: dict[str, Any] = {
     "heads": 16,
@@ -49,7 +50,9 @@ def bench(
 ) -> None:
     visual_config = dict(TEXTMONKEY_VISUAL if family == "textmonkey" else MONKEY_VISUAL, layers=layers)
     with torch.device(device):
-        visual = build_visual(visual_config, textmonkey=family == "textmonkey")
+        visual = (TextMonkeyVisual if family == "textmonkey" else MonkeyVisual).from_visual_config(
+            visual_config
+        )
     visual = visual.to(dtype).eval()
     n_params = sum(p.numel() for p in visual.parameters())
     print(f"{family}: {n_params / 1e9:.3f}B parameters, {layers} layers, {dtype}, {device}")

@@ -19,7 +19,7 @@ import torch
 
 from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
 from monkeyeval.models.monkey.textmonkey_vision import TextMonkeyVisual
-from monkeyeval.models.monkey.vision import MonkeyVisual, build_visual
+from monkeyeval.models.monkey.vision import MonkeyVisual
 from monkeyeval.models.monkey.vision_vit import QwenViT
 from monkeyeval.models.weights import load_strict, read_state_dict
 
@@ -51,7 +51,11 @@ def _load(parity_dir: Path, name: str) -> VisionFixture:
     with np.load(folder / "arrays.npz") as npz:
         arrays = {key: npz[key] for key in npz.files}
     torch.manual_seed(0)
-    visual = build_visual(config["visual"], textmonkey=name == "textmonkey").eval()
+    visual = (
+        (TextMonkeyVisual if name == "textmonkey" else MonkeyVisual)
+        .from_visual_config(config["visual"])
+        .eval()
+    )
     state = read_state_dict(folder / "checkpoint")
 
     def rename(key: str) -> str | None:

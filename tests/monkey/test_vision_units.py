@@ -21,7 +21,7 @@ from monkeyeval.models.monkey.textmonkey_vision import (
     select_least_redundant,
 )
 from monkeyeval.models.monkey.textmonkey_windows import relative_position_index, shifted_window_mask
-from monkeyeval.models.monkey.vision import MonkeyVisual, build_visual
+from monkeyeval.models.monkey.vision import MonkeyVisual
 from monkeyeval.models.monkey.vision_vit import sincos_position_table
 
 REAL_MONKEY_VISUAL: dict[str, Any] = {
@@ -129,7 +129,7 @@ def test_preprocessor_pickles(tmp_path: Path) -> None:
 
 def test_monkey_needs_one_lora_adapter_per_window() -> None:
     with pytest.raises(ValueError, match="at least 4 adapters"):
-        build_visual({**TINY_VISUAL, "lora_repeat_num": 2}, textmonkey=False)
+        MonkeyVisual.from_visual_config({**TINY_VISUAL, "lora_repeat_num": 2})
 
 
 def test_textmonkey_defaults_are_the_upstream_constants() -> None:
@@ -157,7 +157,7 @@ def test_textmonkey_rejects_bad_overrides() -> None:
 def test_full_size_shapes_on_meta_device() -> None:
     """The real configs build and propagate shapes (no memory allocated): 1280 and 768 tokens of 4096."""
     with torch.device("meta"):
-        monkey = build_visual(REAL_MONKEY_VISUAL, textmonkey=False)
+        monkey = MonkeyVisual.from_visual_config(REAL_MONKEY_VISUAL)
         assert monkey(torch.zeros(2, 3, 896, 896)).shape == (2, 1280, 4096)
         text_visual = {
             **REAL_MONKEY_VISUAL,
@@ -169,7 +169,7 @@ def test_full_size_shapes_on_meta_device() -> None:
             "r": 512,
             "n_queries": 768,
         }
-        textmonkey = build_visual(text_visual, textmonkey=True)
+        textmonkey = TextMonkeyVisual.from_visual_config(text_visual)
         assert textmonkey(torch.zeros(1, 3, 896, 896)).shape == (1, 768, 4096)
     assert not any(name.startswith("transformer.visual") for name in monkey.state_dict())
     assert "transformer.resblocks.47.attn.in_proj_lora.3.lora_b.weight" in monkey.state_dict()
@@ -196,7 +196,7 @@ def _changed_token_blocks(before: torch.Tensor, after: torch.Tensor, block: int)
 
 def test_monkey_lora_adapter_k_only_touches_window_k() -> None:
     torch.manual_seed(0)
-    visual = build_visual({**TINY_VISUAL, "lora_repeat_num": 4}, textmonkey=False).eval()
+    visual = MonkeyVisual.from_visual_config({**TINY_VISUAL, "lora_repeat_num": 4}).eval()
     assert isinstance(visual, MonkeyVisual)
     _randomise(visual, 1)
     pixels = torch.randn(2, 3, 896, 896)
@@ -211,7 +211,7 @@ def test_monkey_lora_adapter_k_only_touches_window_k() -> None:
 def test_textmonkey_single_lora_adapter_applies_to_every_window_only() -> None:
     torch.manual_seed(0)
     config = {**TINY_VISUAL, "lora_repeat_num": 1, "use_global": True}
-    visual = build_visual(config, textmonkey=True).eval()
+    visual = TextMonkeyVisual.from_visual_config(config).eval()
     assert isinstance(visual, TextMonkeyVisual)
     _randomise(visual, 2)
     pixels = torch.randn(1, 3, 896, 896)
@@ -226,7 +226,7 @@ def test_textmonkey_single_lora_adapter_applies_to_every_window_only() -> None:
 def test_windows_and_images_keep_their_order_in_the_batch() -> None:
     """A batch equals its images run one by one (views of different images never mix)."""
     torch.manual_seed(0)
-    visual = build_visual({**TINY_VISUAL, "lora_repeat_num": 4}, textmonkey=False).eval()
+    visual = MonkeyVisual.from_visual_config({**TINY_VISUAL, "lora_repeat_num": 4}).eval()
     _randomise(visual, 3)
     pixels = torch.randn(2, 3, 896, 896)
     with torch.no_grad():
@@ -295,7 +295,7 @@ def test_textmonkey_records_kept_indices() -> None:
         "token_resampler": {"in_dim": 32, "out_dim": 128, "depth": 2, "dim_head": 8, "heads": 2},
     }
     config = {**TINY_VISUAL, "add_window": True, "use_global": True, "resampler": True, "r": 100}
-    visual = build_visual({**config, "hardcoded_overrides": overrides}, textmonkey=True).eval()
+    visual = TextMonkeyVisual.from_visual_config({**config, "hardcoded_overrides": overrides}).eval()
     assert isinstance(visual, TextMonkeyVisual)
     _randomise(visual, 4)
     with torch.no_grad():

@@ -29,7 +29,9 @@ from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
 from monkeyeval.models.monkey.generate import greedy_generate
 from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
 from monkeyeval.models.monkey.model import MonkeyForCausalLM
+from monkeyeval.models.monkey.textmonkey_vision import TextMonkeyVisual
 from monkeyeval.models.monkey.tokenizer import ENDOFTEXT, MONKEY_IMAGE_SPAN, QwenTokenizer
+from monkeyeval.models.monkey.vision import MonkeyVisual
 from monkeyeval.models.options import parse_flag, reject_unknown
 from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
 
@@ -139,7 +141,8 @@ class MonkeyAdapter(ModelAdapter):
 
     family = "monkey"
     default_prompt_profile = "monkey_vqa"
-    textmonkey: ClassVar[bool] = False
+    vision_tower: ClassVar[type[MonkeyVisual | TextMonkeyVisual]] = MonkeyVisual
+    strips_literal_endoftext: ClassVar[bool] = False  # Monkey's eval keeps a literal "<|endoftext|>" text
 
     def __init__(
         self,
@@ -193,10 +196,8 @@ class MonkeyAdapter(ModelAdapter):
         cls, config: dict[str, Any], device: torch.device, dtype: torch.dtype
     ) -> MonkeyForCausalLM:
         """The full model with uninitialised weights on `device` in `dtype` (fill it with load_strict)."""
-        from monkeyeval.models.monkey.vision import build_visual
-
         with torch.device("meta"):
-            model = MonkeyForCausalLM(config, build_visual(config["visual"], textmonkey=cls.textmonkey))
+            model = MonkeyForCausalLM(config, cls.vision_tower.from_visual_config(config["visual"]))
         model = model.to_empty(device=device).to(dtype)
         return model.eval()
 
@@ -238,7 +239,7 @@ class MonkeyAdapter(ModelAdapter):
 
     def answer_text(self, new_ids: Sequence[int]) -> str:
         """The upstream eval answer for this family (see `decode_answer`)."""
-        return decode_answer(self.tokenizer, new_ids, remove_literal_endoftext=self.textmonkey)
+        return decode_answer(self.tokenizer, new_ids, remove_literal_endoftext=self.strips_literal_endoftext)
 
     @torch.inference_mode()
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
@@ -292,7 +293,8 @@ class TextMonkeyAdapter(MonkeyAdapter):
 
     family = "textmonkey"
     default_prompt_profile = "textmonkey_vqa"
-    textmonkey: ClassVar[bool] = True
+    vision_tower = TextMonkeyVisual
+    strips_literal_endoftext = True  # TextMonkey's eval removes it from the answer
 
     @classmethod
     def detect(cls, config: dict[str, Any]) -> bool:

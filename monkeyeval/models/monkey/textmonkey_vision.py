@@ -254,6 +254,11 @@ class TextMonkeyVisual(QwenViT):
             *([None] if config.use_global else []),
         )
 
+    @classmethod
+    def from_visual_config(cls, visual: dict[str, Any]) -> TextMonkeyVisual:
+        """The tower for config.json's `visual` section, randomly initialised (fill it with load_strict)."""
+        return cls(TextMonkeyVisualConfig.from_visual(visual))
+
     def _build_transformer(self, config: ViTConfig) -> ViTTransformer:
         if self.textmonkey_config.add_window:
             return WindowedViTTransformer(self.textmonkey_config)

@@ -1,4 +1,4 @@
-"""The Monkey vision tower (Qwen-VL ViT with per-window LoRA) and `build_visual` for both families.
+"""The Monkey vision tower: the Qwen-VL ViT with per-window LoRA (TextMonkey's is `textmonkey_vision.py`).
 
 Monkey (`monkey_model/visual.py` + `modeling_monkey.py` at upstream commit 498e1d9): the normalised 896x896
 image is cut into four 448x448 windows, row-major; window k runs the ViT with LoRA adapter k; the global
@@ -31,6 +31,11 @@ class MonkeyVisual(QwenViT):
         super().__init__(config)
         self.view_adapters: tuple[int | None, ...] = (*range(n_windows), None)
 
+    @classmethod
+    def from_visual_config(cls, visual: dict[str, Any]) -> MonkeyVisual:
+        """The tower for config.json's `visual` section, randomly initialised (fill it with load_strict)."""
+        return cls(ViTConfig.from_visual(visual, default_lora=4, n_queries=None))
+
     @property
     def n_image_tokens(self) -> int:
         return len(self.view_adapters) * self.config.n_queries
@@ -43,16 +48,3 @@ class MonkeyVisual(QwenViT):
         for block in self.transformer.resblocks:
             tokens = block(tokens, self.view_adapters)
         return self.image_major(self.pool(tokens), len(views))
-
-
-def build_visual(visual_config: dict[str, Any], textmonkey: bool) -> QwenViT:
-    """The vision tower for `config.visual` (TextMonkey when `textmonkey`), randomly initialised.
-
-    Load weights with `load_strict(module, state, rename=<strip 'transformer.visual.'>)`. forward:
-    float32 pixel_values (B, 3, 896, 896) from `MonkeyImagePreprocessor` -> (B, n_image_tokens, output_dim).
-    """
-    if textmonkey:
-        from monkeyeval.models.monkey.textmonkey_vision import TextMonkeyVisual, TextMonkeyVisualConfig
-
-        return TextMonkeyVisual(TextMonkeyVisualConfig.from_visual(visual_config))
-    return MonkeyVisual(ViTConfig.from_visual(visual_config, default_lora=4, n_queries=None))
