@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monkeyeval.models.monkey.textmonkey_windows import SWIN_LAYER_NORM_EPS, CrossWindowAttention
+from monkeyeval.models.monkey.textmonkey_windows import SWIN_LAYER_NORM_EPS, CrossWindowAttention, SwinMlp
 from monkeyeval.models.monkey.vision_vit import QwenViT, ViTConfig, ViTTransformer
 
 
@@ -181,20 +181,15 @@ class PerceiverAttention(nn.Module):
         return self.to_out(context.transpose(1, 2).flatten(2))
 
 
-class FeedForward(nn.Module):
+class FeedForward(SwinMlp):
     """LayerNorm -> fc1 -> GELU -> fc2 -> * scale (no bias, no residual inside)."""
 
     def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
-        super().__init__()
+        super().__init__(in_features, hidden, out_features)
         self.norm = nn.LayerNorm(in_features, eps=SWIN_LAYER_NORM_EPS)
-        self.fc1 = nn.Linear(in_features, hidden, bias=False)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, out_features, bias=False)
-        self.scale = nn.Parameter(torch.ones(1))
-        nn.init.zeros_(self.fc2.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(self.norm(x)))) * self.scale
+        return super().forward(self.norm(x))
 
 
 class TokenResampler(nn.Module):
