@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from monkeyeval import __version__
 from monkeyeval.core.atomic import atomic_write_json
 from monkeyeval.core.errors import UserError
 from monkeyeval.results.schema import AGGREGATIONS, SCORE_RELEVANT_FIELDS, ResultsError, RunResult
@@ -157,8 +158,6 @@ def entry_from_run(run: RunResult, tolerance: float | None = None) -> tuple[Base
 
 def baseline_from_tree(tree: ResultsTree, tolerance: float | None = None) -> tuple[Baseline, list[str]]:
     """A baseline of every run in `tree`, plus warnings (runs stored without per-sample data)."""
-    from monkeyeval import __version__
-
     entries, warnings = [], []
     for run in tree.runs:
         entry, warning = entry_from_run(run, tolerance)

@@ -8,6 +8,7 @@ left-pads the token tensors into a batch and runs greedy `generate`. Remote code
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,8 +153,6 @@ class HFAdapter(ModelAdapter):
     @classmethod
     def load(cls, options: LoadOptions) -> HFAdapter:
         """Load processor and model; weights in the requested dtype on the requested device."""
-        import json
-
         from transformers import AutoModelForImageTextToText
 
         reject_unknown(cls.family, options.family_options, ())
