@@ -92,6 +92,9 @@ def run_command(
     fresh: bool = typer.Option(
         False, "--fresh", help="Move an earlier run of the same model/task aside and start over."
     ),
+    keep_errors: bool = typer.Option(
+        False, "--keep-errors", help="On resume, keep samples whose generation failed (default: retry them)."
+    ),
 ) -> None:
     """Run tasks through a model (see RUN_HELP)."""
     if nproc is not None and nproc > 1:
@@ -128,6 +131,7 @@ def run_command(
         data_root=data_root,
         tasks_dirs=tuple(tasks_dir or ()),
         fresh=fresh,
+        keep_errors=keep_errors,
     )
     session = RunSession(request, Console(stderr=True))
     outcomes = session.execute()

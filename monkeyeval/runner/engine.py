@@ -13,6 +13,8 @@ from monkeyeval.core.types import Generation, PredictionRecord, Sample
 from monkeyeval.models.base import DecodeSettings, ModelAdapter, ModelInput
 from monkeyeval.runner.data import Prepared, WorkItem, iterate_batches
 
+GENERATION_FAILED = "generation failed"  # the error prefix of a sample whose generation raised (retried)
+
 
 def record_for(item: WorkItem, generation: Generation | None, error: str | None) -> PredictionRecord:
     """The part-file record of one sample (unscored)."""
@@ -49,7 +51,7 @@ def _generate_safely(
         return [(g, None) for g in generations]
     except Exception as batch_exc:
         if len(inputs) == 1:
-            return [(None, f"generation failed: {type(batch_exc).__name__}: {batch_exc}")]
+            return [(None, f"{GENERATION_FAILED}: {type(batch_exc).__name__}: {batch_exc}")]
     results: list[tuple[Generation | None, str | None]] = []
     for model_input in inputs:
         results.extend(_generate_safely(adapter, [model_input], settings))

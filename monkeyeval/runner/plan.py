@@ -28,6 +28,7 @@ class Plan:
     attempt: int
     todo: tuple[int, ...]
     n_done: int
+    n_retried: int = 0  # of `todo`: samples whose earlier generation failed
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class PlanInputs:
     limit: int | None
     tasks_dirs: list[str]
     data_root: str
+    retry_errors: bool = True
 
 
 def plan_inputs(
@@ -77,6 +79,7 @@ def plan_inputs(
         limit=request.limit,
         tasks_dirs=[str(Path(d).resolve()) for d in request.tasks_dirs],
         data_root=str(resolved.data_root),
+        retry_errors=not request.keep_errors,
     )
 
 
@@ -86,7 +89,7 @@ def make_plan(run_dir: Path, inputs: PlanInputs) -> Plan | PlanRefused:
         fingerprint = decoding_fingerprint(
             inputs.model_fingerprint, inputs.max_new_tokens, inputs.prompt, jsonl_sha256(inputs.dataset)
         )
-        resume = plan_resume(run_dir, inputs.samples, inputs.model_texts, fingerprint)
+        resume = plan_resume(run_dir, inputs.samples, inputs.model_texts, fingerprint, inputs.retry_errors)
         manifest = {
             "task": inputs.task,
             "model_name": inputs.model_name,
@@ -98,7 +101,7 @@ def make_plan(run_dir: Path, inputs: PlanInputs) -> Plan | PlanRefused:
             "data_root": inputs.data_root,
         }
         write_manifest(run_dir, manifest)
-        return Plan(next_attempt(run_dir), tuple(resume.todo), len(resume.done))
+        return Plan(next_attempt(run_dir), tuple(resume.todo), len(resume.done), resume.n_retried)
     except (ResumeRefused, PartsError) as exc:
         return PlanRefused(str(exc))
 
@@ -129,6 +132,8 @@ def describe(
 ) -> str:
     """The line announcing a task's plan (rich markup)."""
     resumed = f", {plan.n_done} already done" if plan.n_done else ""
+    if plan.n_retried:
+        resumed += f", {plan.n_retried} failed earlier and are retried (--keep-errors keeps them)"
     where = f" across {ctx.world_size} ranks" if ctx.world_size > 1 else ""
     shard = f" (shard {request.shard.index}/{request.shard.count})" if request.shard else ""
     return (

@@ -52,6 +52,7 @@ class RunRequest:
     data_root: Path | None = None
     tasks_dirs: tuple[Path, ...] = ()
     fresh: bool = False
+    keep_errors: bool = False  # resume keeps failed generations instead of retrying them
 
 
 def check_request(request: RunRequest, ctx: DistContext) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import PredictionRecord, Sample
+from monkeyeval.runner.engine import GENERATION_FAILED
 from monkeyeval.runner.parts import part_files, read_manifest, read_part_records
 
 NON_BLOCKING_MODEL_KEYS = frozenset({"checkpoint", "batch_size", "world_size"})
@@ -33,6 +34,7 @@ class ResumePlan:
 
     done: dict[int, PredictionRecord]
     todo: list[int]
+    n_retried: int = 0  # samples whose earlier attempt failed, back in `todo`
 
 
 def decoding_fingerprint(
@@ -71,9 +73,17 @@ def move_aside(run_dir: Path) -> Path | None:
 
 
 def plan_resume(
-    run_dir: Path, samples: Sequence[Sample], model_texts: Sequence[str], fingerprint: dict[str, Any]
+    run_dir: Path,
+    samples: Sequence[Sample],
+    model_texts: Sequence[str],
+    fingerprint: dict[str, Any],
+    retry_errors: bool = True,
 ) -> ResumePlan:
-    """What is left to do; raises ResumeRefused when the folder's earlier work must not be mixed in."""
+    """What is left to do; raises ResumeRefused when the folder's earlier work must not be mixed in.
+
+    Samples whose earlier generation failed (an out-of-memory batch, say) are done again unless
+    `retry_errors` is False (`--keep-errors`); image errors are kept (they would fail the same way).
+    """
     run_dir = Path(run_dir)
     fresh_hint = (
         f"To start over, re-run with --fresh (moves {run_dir} aside to {run_dir.name}.old-<time>, deleting "
@@ -94,6 +104,7 @@ def plan_resume(
             + fresh_hint
         )
     done: dict[int, PredictionRecord] = {}
+    retried = 0
     for index, record in read_part_records(run_dir).items():
         if index >= len(samples):
             continue  # an earlier, larger --limit
@@ -104,6 +115,9 @@ def plan_resume(
                 f"{record.prompt[:80]!r}, but the dataset now gives id {sample.id!r} and prompt "
                 f"{model_texts[index][:80]!r}. {fresh_hint}"
             )
+        if retry_errors and (record.error or "").startswith(GENERATION_FAILED):
+            retried += 1
+            continue
         done[index] = record
     todo = [index for index in range(len(samples)) if index not in done]
-    return ResumePlan(done=done, todo=todo)
+    return ResumePlan(done=done, todo=todo, n_retried=retried)

@@ -3,7 +3,8 @@
 Its answer depends on the sample and on the decoded pixels (so a wrong image or order would show), is the
 gold answer for even dataset indices, and, with family option `batch_sensitive=true`, changes for every
 third sample when it shares its batch with others (to exercise check-invariance). Family option `delay`
-sleeps per batch (to kill a run mid-way); `fail_on=<index>` makes every batch holding that sample raise.
+sleeps per batch (to kill a run mid-way); `fail_on=<index>` makes every batch holding that sample raise
+(until the file named by `fail_unless=<path>` exists: a transient failure).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class FakeAdapter(ModelAdapter):
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
         time.sleep(float(self.task_options.get("delay", 0)))
         poison = self.task_options.get("fail_on")
-        if poison is not None and any(item.sample.index == poison for item in batch):
+        healed = Path(str(self.task_options.get("fail_unless", "/nonexistent/marker"))).exists()
+        if poison is not None and not healed and any(item.sample.index == poison for item in batch):
             raise RuntimeError(f"simulated out-of-memory on sample {poison}")
         out = []
         for item in batch:

@@ -288,6 +288,30 @@ def test_failed_batch_is_retried_per_sample(
     assert scores(tmp_path / "r")["n_errors"] == 1
 
 
+@pytest.mark.parametrize("keep_errors", [False, True])
+def test_a_failed_generation_is_retried_on_resume_unless_kept(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path, keep_errors: bool
+):
+    task = tiny_task(n=6)
+    marker = tmp_path / "healed"
+    options = ["--batch-size", "2", "--model-option", "fail_on=3", "--model-option", f"fail_unless={marker}"]
+    code, out = run_fake(task, fake_ckpt, tmp_path / "r", *options)
+    assert code == 0, out
+    assert predictions(tmp_path / "r")[3]["error"].startswith("generation failed: RuntimeError")
+    marker.touch()  # the out-of-memory was transient
+    code, out = run_fake(
+        task, fake_ckpt, tmp_path / "r", *options, *(["--keep-errors"] if keep_errors else [])
+    )
+    assert code == 0, out
+    rows = predictions(tmp_path / "r")
+    if keep_errors:
+        assert "0 to run" in out and rows[3]["error"] is not None and scores(tmp_path / "r")["n_errors"] == 1
+    else:
+        assert "1 failed earlier and are retried" in out and "1 to run" in out
+        assert rows[3]["error"] is None and rows[3]["prediction"].startswith("wrong ")
+        assert scores(tmp_path / "r")["n_errors"] == 0 and [r["index"] for r in rows] == list(range(6))
+
+
 def test_several_tasks_with_family_specific_settings(tmp_path: Path, fake_ckpt: Path):
     from runner.support import make_tiny_task
 
