@@ -13,6 +13,7 @@ from typing import Any
 
 from monkeyeval.core.types import Sample
 from monkeyeval.runner.distributed import DistContext
+from monkeyeval.runner.lock import RunLock
 from monkeyeval.runner.parts import PartId, PartsError, next_attempt, write_manifest
 from monkeyeval.runner.request import Resolved, RunRequest, TaskWork
 from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, plan_resume
@@ -106,6 +107,13 @@ def make_plan(run_dir: Path, inputs: PlanInputs) -> Plan | PlanRefused:
         return PlanRefused(str(exc))
 
 
+def lock_for(run_dir: Path, shard: ShardSpec | None) -> RunLock:
+    """The run folder's lock for a whole run, or for one `--shard` job (shard jobs share the folder)."""
+    if shard is None:
+        return RunLock(run_dir)
+    return RunLock(run_dir, f"shard{shard.index:03d}-of{shard.count:03d}")
+
+
 def share_of(plan: Plan, n_samples: int, ctx: DistContext, shard: ShardSpec | None) -> list[int]:
     """The dataset indices this process predicts: its shard's still-todo samples, or its rank's slice."""
     if shard is None:
@@ -127,9 +135,7 @@ def ranks_with_work(plan: Plan, world_size: int) -> list[int]:
     return [rank for rank, (begin, end) in enumerate(bounds) if end > begin]
 
 
-def describe(
-    task: str, n_samples: int, plan: Plan, ctx: DistContext, request: RunRequest, profile: str, budget: int
-) -> str:
+def describe(task: str, plan: Plan, ctx: DistContext, request: RunRequest, work: TaskWork) -> str:
     """The line announcing a task's plan (rich markup)."""
     resumed = f", {plan.n_done} already done" if plan.n_done else ""
     if plan.n_retried:
@@ -137,6 +143,7 @@ def describe(
     where = f" across {ctx.world_size} ranks" if ctx.world_size > 1 else ""
     shard = f" (shard {request.shard.index}/{request.shard.count})" if request.shard else ""
     return (
-        f"[bold]{task}[/bold]{shard}: {n_samples} samples{resumed}, {len(plan.todo)} to run{where}; "
-        f"prompt profile {profile}, max_new_tokens {budget}, batch size {request.batch_size}"
+        f"[bold]{task}[/bold]{shard}: {len(work.items)} samples{resumed}, {len(plan.todo)} to run{where}; "
+        f"prompt profile {work.profile.name}, max_new_tokens {work.max_new_tokens}, "
+        f"batch size {request.batch_size}"
     )

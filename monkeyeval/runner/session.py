@@ -26,6 +26,7 @@ from monkeyeval.runner.distributed import (
     shutdown,
 )
 from monkeyeval.runner.dry_run import dry_run_task
+from monkeyeval.runner.lock import RunLock, RunLocked
 from monkeyeval.runner.merge import merge_run, missing_indices
 from monkeyeval.runner.request import (
     LoadedTask,
@@ -33,6 +34,7 @@ from monkeyeval.runner.request import (
     RunError,
     RunRequest,
     TaskOutcome,
+    TaskWork,
     check_request,
     prepare_task,
     resolve_request,
@@ -111,21 +113,38 @@ class RunSession:
         samples = self.dataset(task).samples
         work = prepare_task(task, resolved.family, adapter, samples, request)
         run_dir = layout.run_dir(request.results, self.model_name, task.name)
-        made = None
-        if ctx.is_main:
-            self.fresh_start(run_dir)
-            inputs = planning.plan_inputs(
-                task, work, adapter.fingerprint(), request, resolved, self.model_name
-            )
-            made = planning.make_plan(run_dir, inputs)
-        plan = broadcast_from_main(ctx, made)
-        if isinstance(plan, planning.PlanRefused):
-            raise RunError(plan.reason)
-        budget = work.max_new_tokens
-        self.say(planning.describe(task.name, len(samples), plan, ctx, request, work.profile.name, budget))
-        mine = [work.items[i] for i in planning.share_of(plan, len(samples), ctx, request.shard)]
-        predict_share(run_dir, task.name, adapter, mine, DecodeSettings(budget), plan, request, ctx)
-        return self.finish(run_dir, task, samples, plan)
+        lock = planning.lock_for(run_dir, request.shard)
+        made = self.plan_as_main(run_dir, task, work, adapter, resolved, lock) if ctx.is_main else None
+        try:
+            plan = broadcast_from_main(ctx, made)
+            if isinstance(plan, planning.PlanRefused):
+                raise RunError(plan.reason)
+            self.say(planning.describe(task.name, plan, ctx, request, work))
+            mine = [work.items[i] for i in planning.share_of(plan, len(samples), ctx, request.shard)]
+            settings = DecodeSettings(work.max_new_tokens)
+            predict_share(run_dir, task.name, adapter, mine, settings, plan, request, ctx)
+            return self.finish(run_dir, task, samples, plan)
+        finally:
+            lock.release()  # a no-op where this process does not hold it
+
+    def plan_as_main(
+        self,
+        run_dir: Path,
+        task: TaskConfig,
+        work: TaskWork,
+        adapter: ModelAdapter,
+        resolved: Resolved,
+        lock: RunLock,
+    ) -> planning.Plan | planning.PlanRefused:
+        """Rank 0 / shard job: take the folder's lock, apply --fresh, check the earlier run, plan."""
+        try:
+            lock.acquire()
+        except RunLocked as exc:
+            return planning.PlanRefused(str(exc))
+        self.fresh_start(run_dir)
+        fingerprint = adapter.fingerprint()
+        inputs = planning.plan_inputs(task, work, fingerprint, self.request, resolved, self.model_name)
+        return planning.make_plan(run_dir, inputs)
 
     def fresh_start(self, run_dir: Path) -> None:
         """--fresh: move an earlier run of this model/task aside (nothing is deleted)."""
