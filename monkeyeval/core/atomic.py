@@ -1,4 +1,10 @@
-"""Crash-safe file writes: atomic replace for whole files, flushed appends for per-sample logs."""
+"""Crash-safe file writes: atomic replace for whole files, flushed appends for per-sample logs.
+
+Text policy: every file is UTF-8. A lone surrogate (text that is not valid Unicode, e.g. a `"\\ud800"` escape
+in a dataset) cannot be encoded, so it is written as its escape `\\udXXX`: inside JSON that is the standard
+escape and reads back as the same string; elsewhere it shows as text. Readers decode only complete lines,
+so a line torn inside a multi-byte character is dropped like any torn line.
+"""
 
 from __future__ import annotations
 
@@ -46,9 +52,17 @@ def current_umask() -> int:
     return mask
 
 
+UNENCODABLE = "backslashreplace"  # lone surrogates become their \\uXXXX escape (see the module docstring)
+
+
+def utf8(text: str) -> bytes:
+    """`text` as UTF-8 under the module's policy (lone surrogates as their escape); for files and hashes."""
+    return text.encode("utf-8", errors=UNENCODABLE)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Atomic UTF-8 text write (see `atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, utf8(text))
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -76,7 +90,7 @@ class JsonlAppender:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _truncate_partial_last_line(self.path)
-        self._handle: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._handle: IO[str] = open(self.path, "a", encoding="utf-8", errors=UNENCODABLE)  # noqa: SIM115
 
     def append_many(self, rows: Iterable[dict[str, Any]]) -> None:
         """Append rows, then flush and fsync so they survive a SIGKILL."""
@@ -101,14 +115,8 @@ def read_jsonl_tolerant(path: Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
-    rows: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
-                break  # torn write from a killed process
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
+    complete, _torn = path.read_bytes().rpartition(b"\n")[::2]  # a torn tail: a killed writer's last line
+    return [json.loads(line.decode("utf-8")) for line in complete.split(b"\n") if line.strip()]
 
 
 def _truncate_partial_last_line(path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from monkeyeval.core.atomic import utf8
 from monkeyeval.core.errors import UserError
 
 
@@ -120,7 +121,7 @@ def hash_files(paths: list[Path], chunk: int = 1 << 20) -> str:
     """SHA-256 over the given files' names and bytes (for the model fingerprint)."""
     digest = hashlib.sha256()
     for path in sorted(paths):
-        digest.update(path.name.encode())
+        digest.update(utf8(path.name))
         with open(path, "rb") as handle:
             while block := handle.read(chunk):
                 digest.update(block)

@@ -13,6 +13,7 @@ from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
 from monkeyeval.results.schema import ResultsError
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.dataset import jsonl_sha256
+from monkeyeval.core.atomic import utf8
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SCORES_FILE = "scores.json"
@@ -50,7 +51,7 @@ def run_dir(results_root: Path, model_name: str, task_name: str) -> Path:
 
 def prompt_sha256(prompts: Sequence[str]) -> str:
     """SHA-256 over the rendered prompts of all samples in order, joined by newlines."""
-    return hashlib.sha256("\n".join(prompts).encode("utf-8")).hexdigest()
+    return hashlib.sha256(utf8("\n".join(prompts))).hexdigest()
 
 
 def task_fingerprint(

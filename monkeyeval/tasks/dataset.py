@@ -122,7 +122,7 @@ def _summarise(problems: list[LineProblem], n: int = 3) -> str:
 def _iter_items(path: Path, problems: list[LineProblem]) -> Iterator[tuple[int, Any]]:
     if path.suffix == ".json":
         try:
-            items = json.loads(path.read_text(encoding="utf-8"))
+            items = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is accepted
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DatasetError(
                 f"{path}: not a valid JSON file ({exc}); expected a JSON array of objects"
@@ -136,7 +136,7 @@ def _iter_items(path: Path, problems: list[LineProblem]) -> Iterator[tuple[int, 
             if not raw.strip():
                 continue
             try:
-                yield line_no, json.loads(raw.decode("utf-8"))
+                yield line_no, json.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))
             except UnicodeDecodeError as exc:
                 problems.append(LineProblem(line_no, f"not UTF-8 text ({exc.reason})"))
             except json.JSONDecodeError as exc:

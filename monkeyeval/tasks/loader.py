@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from monkeyeval.core.atomic import utf8
 from monkeyeval.tasks.config import BreakdownSpec, DatasetSpec, FieldMap, TaskConfig
 from monkeyeval.tasks.prompts import PROFILES
 from monkeyeval.tasks.yaml_source import RawTask, did_you_mean, resolve_includes
@@ -142,7 +143,7 @@ def build_task_config(raw: RawTask, root: DataRoot, metrics: MetricLookup) -> Ta
 def resolved_sha256(raw: RawTask) -> str:
     """SHA-256 of the resolved values as canonical JSON (comments, layout and file names do not count)."""
     canonical = json.dumps(raw.values, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(utf8(canonical)).hexdigest()
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", dict: "a mapping", list: "a list"}

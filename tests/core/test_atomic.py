@@ -105,3 +105,24 @@ def test_written_files_honour_the_umask(tmp_path: Path, umask: int, mode: int) -
     subprocess.run([sys.executable, "-c", script], check=True)
     modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
     assert modes == {"scores.json": mode, "part.jsonl": mode}
+
+
+def test_lone_surrogates_are_written_as_json_escapes_and_read_back(tmp_path: Path):
+    text = "bad \ud800 text, good 文字"
+    with JsonlAppender(tmp_path / "p.jsonl") as writer:
+        writer.append_many([{"prediction": text}])
+    raw = (tmp_path / "p.jsonl").read_bytes()
+    assert b"\\ud800" in raw and "文字".encode() in raw  # valid UTF-8, non-ASCII kept
+    assert read_jsonl_tolerant(tmp_path / "p.jsonl") == [{"prediction": text}]
+    atomic_write_json(tmp_path / "s.json", {"id": text})
+    assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8")) == {"id": text}
+
+
+def test_a_line_torn_inside_a_multibyte_character_is_dropped(tmp_path: Path):
+    path = tmp_path / "p.jsonl"
+    whole = json_line({"a": "文字"}).encode("utf-8")
+    path.write_bytes(whole + json_line({"b": "文字"}).encode("utf-8")[:-4])  # cut inside 字
+    assert read_jsonl_tolerant(path) == [{"a": "文字"}]
+    with JsonlAppender(path) as writer:  # the appender cuts the torn tail before appending
+        writer.append_many([{"c": 1}])
+    assert read_jsonl_tolerant(path) == [{"a": "文字"}, {"c": 1}]

@@ -354,3 +354,24 @@ def test_several_tasks_with_family_specific_settings(tmp_path: Path, fake_ckpt: 
     assert special[0]["prediction"] == "apple bat"  # batch-sensitive option from the YAML, cut at 9 tokens
     assert scores(tmp_path / "r", "tiny2")["fingerprint"]["model"]["max_new_tokens"] == 9
     assert "tiny2" in out and "tiny:" in out
+
+
+def test_lone_surrogates_in_the_data_survive_run_report_and_gate(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=4)
+    rows = [json.loads(line) for line in task.jsonl.read_text(encoding="utf-8").splitlines()]
+    rows[1]["question"] = "bad \ud800 question"
+    rows[2]["question_id"] = "id-\udc80"
+    task.jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    code, out = run_fake(task, fake_ckpt, tmp_path / "r")
+    assert code == 0, out
+    written = predictions(tmp_path / "r")
+    assert "\ud800" in written[1]["prompt"] and written[2]["id"] == "id-\udc80"
+    (tmp_path / "r" / "fake" / "tiny" / "predictions.jsonl").read_bytes().decode("utf-8")  # valid UTF-8
+    code, out = invoke("report", str(tmp_path / "r"), "--format", "html", "-o", str(tmp_path / "board.html"))
+    assert code == 0, out
+    baseline = str(tmp_path / "baseline.json")
+    assert invoke("gate", str(tmp_path / "r"), "--write-baseline", baseline)[0] == 0
+    code, out = invoke("gate", str(tmp_path / "r"), "--baseline", baseline, "--mode", "paired")
+    assert code == 0, out

@@ -211,3 +211,24 @@ def test_vqa_annotations_replace_answers(tmp_path):
     annotations.write_text("{}", encoding="utf-8")
     with pytest.raises(DatasetError, match="VQA-API annotation"):
         load_samples(make_task(tmp_path, lines, annotations=annotations))
+
+
+def test_a_byte_order_mark_keeps_the_first_sample(tmp_path):
+    task = make_task(tmp_path, [row(1, "x"), row(2, "y")])
+    task.dataset.jsonl.write_bytes(b"\xef\xbb\xbf" + task.dataset.jsonl.read_bytes())
+    loaded = load_samples(task)
+    assert [s.id for s in loaded.samples] == ["1", "2"] and loaded.problems == []
+    path = tmp_path / "bench.json"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps([{"image": "a.png", "question": "q", "answer": "x"}]).encode()
+    )
+    array_task = TaskConfig(
+        "b", tmp_path / "b.yaml", DatasetSpec(jsonl=path, image_root=tmp_path), ("anls_docvqa",), 5
+    )
+    assert [s.answers for s in load_samples(array_task).samples] == [["x"]]
+
+
+def test_a_lone_surrogate_in_a_question_is_kept(tmp_path):  # written as the JSON escape \\ud800
+    task = make_task(tmp_path, [row(1, question="what is \ud800 here?")])
+    [sample] = load_samples(task).samples
+    assert sample.question == "what is \ud800 here?"
