@@ -6,6 +6,8 @@ Errors say which file and what went wrong. `ImageNotFoundError` is also a `FileN
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from PIL import Image
@@ -21,8 +23,21 @@ class ImageNotFoundError(ImageLoadError, FileNotFoundError):
     """The image file does not exist."""
 
 
+def require_regular_file(path: Path) -> None:
+    """Refuse a FIFO, device or folder before PIL blocks on it or reads forever (ImageLoadError)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        raise ImageNotFoundError(f"{path}: image file not found") from exc
+    except OSError as exc:
+        raise ImageLoadError(f"{path}: cannot read image ({exc.strerror})") from exc
+    if not stat.S_ISREG(mode):
+        raise ImageLoadError(f"{path}: not a regular file (a FIFO, device or folder); expected an image file")
+
+
 def load_rgb(path: Path) -> Image.Image:
     """Open `path` with PIL and convert it to RGB (alpha dropped, palette/grey expanded), fully decoded."""
+    require_regular_file(path)
     try:
         with Image.open(path) as image:
             return image.convert("RGB")

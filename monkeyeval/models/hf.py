@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from monkeyeval.core.errors import UserError
+from monkeyeval.core.images import require_regular_file
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
@@ -64,6 +65,7 @@ class HFPreprocessor:
 
         if sample.image_path is None:
             raise HFAdapterError(sample.error or "sample has no image")
+        require_regular_file(sample.image_path)
         image = Image.open(sample.image_path)
         image.load()  # decoded exactly as stored; the processor does its own conversion and resizing
         features = self.processor(

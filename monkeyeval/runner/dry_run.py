@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import Image
 from rich.markup import escape
 
+from monkeyeval.core.images import require_regular_file
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import LoadOptions, ModelAdapter
 from monkeyeval.runner.data import WorkItem, prepare
@@ -70,5 +71,6 @@ def open_image(sample: Sample, prompt: str) -> None:
     del prompt
     if sample.image_path is None:
         raise FileNotFoundError(sample.error or "no image path")
+    require_regular_file(sample.image_path)
     with Image.open(sample.image_path) as image:
         image.load()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,23 @@ def test_undecodable_image_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ImageLoadError, match=r"bad\.png: cannot decode image") as caught:
         load_rgb(tmp_path / "bad.png")
     assert describe_preprocess_error(sample, caught.value).startswith("cannot decode image 'bad.png'")
+
+
+def test_a_fifo_is_refused_at_once_instead_of_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "image.png"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            load_rgb(fifo)
+        except BaseException as exc:  # the error is the result under test
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    assert not reader.is_alive(), "load_rgb blocked on a FIFO"
+    assert isinstance(outcome[0], ImageLoadError) and "not a regular file" in str(outcome[0])
+    with pytest.raises(ImageLoadError, match="not a regular file"):
+        load_rgb(tmp_path)  # a folder
