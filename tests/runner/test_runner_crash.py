@@ -105,6 +105,33 @@ def test_a_rank_killed_by_a_signal_exits_3_and_the_rerun_resumes(
     assert_complete((run_dir / "predictions.jsonl").read_bytes(), 40)
 
 
+def test_killing_the_nproc_launcher_stops_every_rank(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=200)
+    results = tmp_path / "orphans"
+    process = start_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2"))
+    deadline = time.monotonic() + 180
+    while count_part_lines(results / "fake" / "tiny") < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = child_pids(process.pid)
+    assert len(workers) == 2, workers
+    os.kill(process.pid, signal.SIGKILL)  # the launcher only: its ranks must not live on
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() and not is_zombie(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"ranks {workers} outlived their launcher"
+        time.sleep(0.1)
+
+
+def is_zombie(pid: int) -> bool:
+    """True when `pid` has exited and waits to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def test_killed_single_process_resumes_on_two_processes(
     tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
 ):
