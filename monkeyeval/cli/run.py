@@ -95,15 +95,20 @@ def run_command(
     keep_errors: bool = typer.Option(
         False, "--keep-errors", help="On resume, keep samples whose generation failed (default: retry them)."
     ),
+    rank_timeout: float = typer.Option(
+        1800.0, "--rank-timeout", min=1, help="Seconds without progress after which a rank counts as dead."
+    ),
 ) -> None:
     """Run tasks through a model (see RUN_HELP)."""
+    from monkeyeval.runner.distributed import DistContext, die_with_launcher, relaunch_with_torchrun
+
+    launched = DistContext.from_env().launched
     if nproc is not None and nproc > 1:
-        from monkeyeval.runner.distributed import DistContext, relaunch_with_torchrun
-
-        if DistContext.from_env().launched:
+        if launched:
             raise UserError("--nproc starts torchrun itself; drop it there")
-
         raise typer.Exit(relaunch_with_torchrun(nproc, _run_args_from_argv()))
+    if launched:
+        die_with_launcher()  # a torchrun worker: stop when the launcher is killed
     from rich.console import Console
 
     from monkeyeval.runner.request import RunRequest, parse_model_options
@@ -132,6 +137,7 @@ def run_command(
         tasks_dirs=tuple(tasks_dir or ()),
         fresh=fresh,
         keep_errors=keep_errors,
+        rank_timeout_s=rank_timeout,
     )
     session = RunSession(request, Console(stderr=True))
     outcomes = session.execute()

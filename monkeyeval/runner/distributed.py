@@ -8,13 +8,20 @@ cannot outlive a dead rank).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from monkeyeval.core.errors import BadValue, RunFailure
+
+PROCESS_GROUP_TIMEOUT = timedelta(minutes=30)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,11 @@ def pick_device(requested: str, ctx: DistContext) -> str:
 
 
 def init_process_group(ctx: DistContext, device: str) -> None:
-    """Join torchrun's process group: nccl when this rank runs on a GPU, gloo on CPU."""
+    """Join torchrun's process group: nccl when this rank runs on a GPU, gloo on CPU.
+
+    Every collective (joining, the plan broadcast) gives up after PROCESS_GROUP_TIMEOUT (rank 0 may be
+    hashing a large checkpoint meanwhile), so a rank that never arrives cannot hold the others forever.
+    """
     if ctx.world_size == 1:
         return
     import torch
@@ -73,9 +84,9 @@ def init_process_group(ctx: DistContext, device: str) -> None:
         return
     if device.startswith("cuda"):
         torch.cuda.set_device(device)
-        dist.init_process_group("nccl", device_id=torch.device(device))
+        dist.init_process_group("nccl", device_id=torch.device(device), timeout=PROCESS_GROUP_TIMEOUT)
     else:
-        dist.init_process_group("gloo")
+        dist.init_process_group("gloo", timeout=PROCESS_GROUP_TIMEOUT)
 
 
 def broadcast_from_main(ctx: DistContext, value: Any) -> Any:
@@ -97,6 +108,23 @@ def shutdown(ctx: DistContext) -> None:
 
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def die_with_launcher() -> None:
+    """Linux: have the kernel SIGTERM this torchrun worker when its launcher dies, even by SIGKILL.
+
+    torchrun starts its workers in their own sessions, so killing the launcher's process group used to leave
+    them running (and writing into a results folder their user believed dead). Elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the launcher died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def strip_nproc(argv: Sequence[str]) -> list[str]:

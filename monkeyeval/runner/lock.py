@@ -49,7 +49,7 @@ class LockHolder:
             return False
         except PermissionError:
             return True  # another user's live process
-        return True
+        return not _is_zombie(self.pid)
 
 
 def lock_dir(run_dir: Path) -> Path:
@@ -141,6 +141,14 @@ class RunLock:
             "or write elsewhere with --results DIR / --model-name NAME. If that process is gone (another "
             "host, a crashed node), delete the lock file and re-run."
         )
+
+
+def _is_zombie(pid: int) -> bool:
+    """True when `pid` has exited and only waits to be reaped (Linux /proc; False where unknown)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _utc_now() -> str:

@@ -53,6 +53,7 @@ class RunRequest:
     tasks_dirs: tuple[Path, ...] = ()
     fresh: bool = False
     keep_errors: bool = False  # resume keeps failed generations instead of retrying them
+    rank_timeout_s: float = 1800.0  # rank 0 gives up on a rank whose part file stops growing this long
 
 
 def check_request(request: RunRequest, ctx: DistContext) -> None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from monkeyeval.core.errors import RunFailure
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.runner.data import WorkItem
 from monkeyeval.runner.distributed import DistContext
@@ -56,17 +57,40 @@ def predict_share(
     mark_done(path)
 
 
-def wait_for_ranks(run_dir: Path, plan: Plan, ctx: DistContext, say: Callable[[str], None]) -> None:
-    """Rank 0: wait for the completion markers of every rank that had work in this attempt."""
-    pending = [
-        (rank, done_marker(part_path(run_dir, PartId(rank, ctx.world_size, plan.attempt))))
+def wait_for_ranks(
+    run_dir: Path, plan: Plan, ctx: DistContext, say: Callable[[str], None], stall_timeout_s: float
+) -> None:
+    """Rank 0: wait for the completion markers of every rank that had work in this attempt.
+
+    The wait is bounded by progress: when no pending rank's part file grows for `stall_timeout_s`, the
+    ranks are named as stalled (RunFailure, exit 3); what they finished is saved and a re-run resumes.
+    """
+    parts = {
+        rank: part_path(run_dir, PartId(rank, ctx.world_size, plan.attempt))
         for rank in ranks_with_work(plan, ctx.world_size)
-    ]
-    last_note = time.monotonic()
+    }
+    pending = dict(parts)
+    last_note = last_change = time.monotonic()
+    last_sizes = _sizes(pending)
     while pending:
-        pending = [(rank, marker) for rank, marker in pending if not marker.exists()]
-        if pending:
-            if time.monotonic() - last_note > WAIT_NOTE_EVERY_S:
-                say(f"waiting for ranks {', '.join(str(r) for r, _ in pending)} to finish")
-                last_note = time.monotonic()
-            time.sleep(0.1)
+        pending = {rank: path for rank, path in pending.items() if not done_marker(path).exists()}
+        if not pending:
+            return
+        now, sizes = time.monotonic(), _sizes(pending)
+        if sizes != last_sizes:
+            last_change, last_sizes = now, sizes
+        elif now - last_change > stall_timeout_s:
+            ranks = ", ".join(str(rank) for rank in pending)
+            raise RunFailure(
+                f"rank(s) {ranks} wrote nothing for {stall_timeout_s:.0f}s and did not finish (dead or hung; "
+                "--rank-timeout sets this bound). Finished batches are saved: re-run the same command to "
+                "resume."
+            )
+        if now - last_note > WAIT_NOTE_EVERY_S:
+            say(f"waiting for ranks {', '.join(str(r) for r in pending)} to finish")
+            last_note = now
+        time.sleep(0.1)
+
+
+def _sizes(parts: dict[int, Path]) -> dict[int, int]:
+    return {rank: path.stat().st_size if path.exists() else -1 for rank, path in parts.items()}

@@ -105,12 +105,16 @@ def test_a_rank_killed_by_a_signal_exits_3_and_the_rerun_resumes(
     assert_complete((run_dir / "predictions.jsonl").read_bytes(), 40)
 
 
-def test_killing_the_nproc_launcher_stops_every_rank(
-    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+@pytest.mark.parametrize("launcher", ["--nproc", "torchrun"])
+def test_killing_the_launcher_alone_stops_every_rank(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path, launcher: str
 ):
     task = tiny_task(n=200)
     results = tmp_path / "orphans"
-    process = start_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2"))
+    if launcher == "torchrun":
+        process = start_cli(*fake_args(task, fake_ckpt, results), torchrun_nproc=2)
+    else:
+        process = start_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2"))
     deadline = time.monotonic() + 180
     while count_part_lines(results / "fake" / "tiny") < 4 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -234,8 +238,17 @@ def test_hf_killed_torchrun_resumes_single_process(hf_task: tuple[TinyTask, byte
     process = start_cli(
         *hf_args(task, tmp_path / "r")[:-4], "--batch-size", "1", "--num-workers", "0", torchrun_nproc=2
     )
-    seen = kill_after_lines(process, run_dir, 4)
+    deadline = time.monotonic() + 180
+    while count_part_lines(run_dir) < 4 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = child_pids(process.pid)  # torchrun's ranks, each in a session of its own
+    seen = kill_after_lines(process, run_dir, 4)  # SIGKILL of torchrun's process group
     assert 4 <= seen < 48 and not (run_dir / "predictions.jsonl").exists()
+    assert len(workers) == 2, workers
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() and not is_zombie(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"ranks {workers} outlived torchrun"
+        time.sleep(0.1)
     # batch size 1 before the kill, 4 after: the demo model is batch-invariant (see check-invariance)
     result = CliRunner().invoke(build_app(), hf_args(task, tmp_path / "r"), catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from monkeyeval.core.atomic import JsonlAppender
+from monkeyeval.core.errors import RunFailure
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.models.hf import count_new_tokens, left_pad_collate, resolve_dtype
 from monkeyeval.models.registry import AdapterError, AdapterRegistry
@@ -19,15 +21,18 @@ from monkeyeval.runner.distributed import DistContext, strip_nproc
 from monkeyeval.runner.parts import (
     PartId,
     PartsError,
+    mark_done,
     next_attempt,
     part_path,
     read_part_records,
     write_manifest,
 )
+from monkeyeval.runner.plan import Plan
 from monkeyeval.runner.progress import Progress
 from monkeyeval.runner.request import task_model_options
 from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, move_aside, plan_resume
 from monkeyeval.runner.sharding import ShardSpec, contiguous_shard, shard_bounds
+from monkeyeval.runner.share import wait_for_ranks
 from monkeyeval.tasks.loader import load_task_file, resolve_data_root
 from runner.fake_adapter import SPEC, FakeAdapter
 from runner.support import REPO_ROOT
@@ -244,3 +249,18 @@ def test_command_line_model_options_win_over_the_task_yaml(tmp_path: Path):
     assert task_model_options(task, "monkey", {"padding_aware_positions": True}) == {
         "padding_aware_positions": True
     }
+
+
+def test_waiting_for_ranks_is_bounded_by_their_progress(tmp_path: Path):
+    plan = Plan(attempt=1, todo=tuple(range(4)), n_done=0)
+    ctx = DistContext(rank=0, world_size=2, launched=True)
+    notes: list[str] = []
+    for rank in (0, 1):
+        part_path(tmp_path, PartId(rank, 2, 1)).parent.mkdir(parents=True, exist_ok=True)
+    mark_done(part_path(tmp_path, PartId(0, 2, 1)))  # rank 0 finished; rank 1 never writes
+    started = time.monotonic()
+    with pytest.raises(RunFailure, match=r"rank\(s\) 1 wrote nothing for 0s.*re-run the same command"):
+        wait_for_ranks(tmp_path, plan, ctx, notes.append, stall_timeout_s=0.3)
+    assert time.monotonic() - started < 10
+    mark_done(part_path(tmp_path, PartId(1, 2, 1)))
+    wait_for_ranks(tmp_path, plan, ctx, notes.append, stall_timeout_s=0.3)  # both done: returns at once
