@@ -2,8 +2,9 @@
 
 Only one collective is ever used: rank 0 broadcasts the work plan of each task at its start (before any
 sample is generated). Results are never gathered through collectives: ranks write part files and rank 0
-waits for their completion markers on disk (torchrun tears every worker down when one dies, so that wait
-cannot outlive a dead rank).
+waits for their completion markers on disk (torchrun tears every worker down when one dies, and the wait
+gives up on ranks whose part files stop growing for `--rank-timeout`). `--nproc` runs torch's own launcher
+inside this process, so its exit code is the failed rank's and killing it stops every rank.
 """
 
 from __future__ import annotations
