@@ -21,6 +21,7 @@ from runner.fake_adapter import SPEC
 from runner.support import TinyTask, count_part_lines, kill_after_lines, run_cli, start_cli
 
 pytestmark = pytest.mark.slow
+SLOW = ("--model-option", "delay=0.2")  # a later --model-option wins: runs long enough to be killed mid-way
 
 
 def fake_args(task: TinyTask, ckpt: Path, results: Path, *extra: str) -> list[str]:
@@ -89,7 +90,7 @@ def test_a_rank_killed_by_a_signal_exits_3_and_the_rerun_resumes(
     task = tiny_task(n=40)
     results = tmp_path / "crash"
     run_dir = results / "fake" / "tiny"
-    process = start_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2"))
+    process = start_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2", *SLOW))
     deadline = time.monotonic() + 180
     while count_part_lines(run_dir) < 4 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -100,7 +101,7 @@ def test_a_rank_killed_by_a_signal_exits_3_and_the_rerun_resumes(
     assert process.returncode == 3, output
     assert "was stopped by signal SIGKILL" in output and "re-run the same command to resume" in output
     assert "Traceback" not in output
-    done = run_cli(*fake_args(task, fake_ckpt, results))
+    done = run_cli(*fake_args(task, fake_ckpt, results, *SLOW))
     assert done.returncode == 0, done.stdout + done.stderr
     assert_complete((run_dir / "predictions.jsonl").read_bytes(), 40)
 
@@ -112,9 +113,9 @@ def test_killing_the_launcher_alone_stops_every_rank(
     task = tiny_task(n=200)
     results = tmp_path / "orphans"
     if launcher == "torchrun":
-        process = start_cli(*fake_args(task, fake_ckpt, results), torchrun_nproc=2)
+        process = start_cli(*fake_args(task, fake_ckpt, results, *SLOW), torchrun_nproc=2)
     else:
-        process = start_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2"))
+        process = start_cli(*fake_args(task, fake_ckpt, results, "--nproc", "2", *SLOW))
     deadline = time.monotonic() + 180
     while count_part_lines(results / "fake" / "tiny") < 4 and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -91,7 +91,7 @@ def test_two_concurrent_runs_on_one_folder_the_second_is_refused(
         "--batch-size",
         "1",
         "--model-option",
-        "delay=0.05",
+        "delay=0.4",  # ~12 s: the second run starts while the first still runs
     ]
     first = start_cli(*args)
     run_dir = results / "fake" / "tiny"
@@ -99,6 +99,7 @@ def test_two_concurrent_runs_on_one_folder_the_second_is_refused(
     while count_part_lines(run_dir) < 1 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     second = run_cli(*args[:-2], "--model-option", "delay=0")  # other settings, same folder
+    assert first.poll() is None, "the first run ended before the second started; the test proves nothing"
     assert second.returncode == 2, second.stdout + second.stderr
     assert f"in use by a run (pid {first.pid} on" in second.stdout + second.stderr
     output, _ = first.communicate(timeout=180)
