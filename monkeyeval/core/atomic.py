@@ -115,8 +115,13 @@ def read_jsonl_tolerant(path: Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
-    complete, _torn = path.read_bytes().rpartition(b"\n")[::2]  # a torn tail: a killed writer's last line
+    complete = complete_lines(path.read_bytes())
     return [json.loads(line.decode("utf-8")) for line in complete.split(b"\n") if line.strip()]
+
+
+def complete_lines(data: bytes) -> bytes:
+    """`data` up to and including its last newline: without the torn line a killed writer may leave."""
+    return data[: data.rfind(b"\n") + 1]
 
 
 def _truncate_partial_last_line(path: Path) -> None:
@@ -126,8 +131,7 @@ def _truncate_partial_last_line(path: Path) -> None:
         data = handle.read()
         if data.endswith(b"\n"):
             return
-        cut = data.rfind(b"\n") + 1
-        handle.truncate(cut)
+        handle.truncate(len(complete_lines(data)))
         handle.flush()
         os.fsync(handle.fileno())
 

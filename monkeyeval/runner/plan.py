@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monkeyeval.core.types import Sample
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.lock import RunLock
 from monkeyeval.runner.parts import PartId, PartsError, next_attempt, write_manifest
@@ -39,67 +38,32 @@ class PlanRefused:
     reason: str
 
 
-@dataclass(frozen=True)
-class PlanInputs:
-    """What a plan is made from: the task's samples, what the model sees, and the run's facts (run.json)."""
-
-    task: str
-    model_name: str
-    family: str
-    samples: list[Sample]
-    model_texts: list[str]
-    model_fingerprint: dict[str, Any]
-    max_new_tokens: int
-    prompt: dict[str, str]  # {"profile", "template"}
-    dataset: Path
-    limit: int | None
-    tasks_dirs: list[str]
-    data_root: str
-    retry_errors: bool = True
-
-
-def plan_inputs(
+def make_plan(
+    run_dir: Path,
     task: TaskConfig,
     work: TaskWork,
     model_fingerprint: dict[str, Any],
     request: RunRequest,
     resolved: Resolved,
     model_name: str,
-) -> PlanInputs:
-    """What `make_plan` needs, from the resolved request and the prepared task."""
-    return PlanInputs(
-        task=task.name,
-        model_name=model_name,
-        family=resolved.family,
-        samples=[item.sample for item in work.items],
-        model_texts=[item.model_text for item in work.items],
-        model_fingerprint=model_fingerprint,
-        max_new_tokens=work.max_new_tokens,
-        prompt={"profile": work.profile.name, "template": work.profile.template},
-        dataset=task.dataset.jsonl,
-        limit=request.limit,
-        tasks_dirs=[str(Path(d).resolve()) for d in request.tasks_dirs],
-        data_root=str(resolved.data_root),
-        retry_errors=not request.keep_errors,
-    )
-
-
-def make_plan(run_dir: Path, inputs: PlanInputs) -> Plan | PlanRefused:
+) -> Plan | PlanRefused:
     """Check the earlier run (if any), write run.json, and say what is left to predict."""
     try:
-        fingerprint = decoding_fingerprint(
-            inputs.model_fingerprint, inputs.max_new_tokens, inputs.prompt, jsonl_sha256(inputs.dataset)
-        )
-        resume = plan_resume(run_dir, inputs.samples, inputs.model_texts, fingerprint, inputs.retry_errors)
+        prompt = {"profile": work.profile.name, "template": work.profile.template}
+        dataset_sha256 = jsonl_sha256(task.dataset.jsonl)
+        fingerprint = decoding_fingerprint(model_fingerprint, work.max_new_tokens, prompt, dataset_sha256)
+        samples = [item.sample for item in work.items]
+        model_texts = [item.model_text for item in work.items]
+        resume = plan_resume(run_dir, samples, model_texts, fingerprint, not request.keep_errors)
         manifest = {
-            "task": inputs.task,
-            "model_name": inputs.model_name,
-            "family": inputs.family,
-            "model": inputs.model_fingerprint,
+            "task": task.name,
+            "model_name": model_name,
+            "family": resolved.family,
+            "model": model_fingerprint,
             "decoding": fingerprint,
-            "limit": inputs.limit,
-            "tasks_dirs": inputs.tasks_dirs,
-            "data_root": inputs.data_root,
+            "limit": request.limit,
+            "tasks_dirs": [str(Path(d).resolve()) for d in request.tasks_dirs],
+            "data_root": str(resolved.data_root),
         }
         write_manifest(run_dir, manifest)
         return Plan(next_attempt(run_dir), tuple(resume.todo), len(resume.done), resume.n_retried)

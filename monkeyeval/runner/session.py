@@ -143,8 +143,7 @@ class RunSession:
             return planning.PlanRefused(str(exc))
         self.fresh_start(run_dir)
         fingerprint = adapter.fingerprint()
-        inputs = planning.plan_inputs(task, work, fingerprint, self.request, resolved, self.model_name)
-        return planning.make_plan(run_dir, inputs)
+        return planning.make_plan(run_dir, task, work, fingerprint, self.request, resolved, self.model_name)
 
     def fresh_start(self, run_dir: Path) -> None:
         """--fresh: move an earlier run of this model/task aside (nothing is deleted)."""

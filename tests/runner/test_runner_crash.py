@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monkeyeval.cli.app import build_app
+from monkeyeval.runner.lock import LockHolder
 from runner.fake_adapter import SPEC
 from runner.support import TinyTask, count_part_lines, kill_after_lines, run_cli, start_cli
 
@@ -69,6 +71,11 @@ def child_pids(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             children.append(int(stat.parent.name))
     return children
+
+
+def is_running(pid: int) -> bool:
+    """The lock's own liveness rule: the process exists and has not exited (a zombie is gone)."""
+    return LockHolder(pid, socket.gethostname(), "").is_alive()
 
 
 def test_a_usage_error_in_the_ranks_of_nproc_exits_2_without_a_launcher_traceback(
@@ -124,17 +131,9 @@ def test_killing_the_launcher_alone_stops_every_rank(
     os.kill(process.pid, signal.SIGKILL)  # the launcher only: its ranks must not live on
     process.wait(timeout=30)
     deadline = time.monotonic() + 20
-    while any(Path(f"/proc/{pid}").exists() and not is_zombie(pid) for pid in workers):
+    while any(is_running(pid) for pid in workers):
         assert time.monotonic() < deadline, f"ranks {workers} outlived their launcher"
         time.sleep(0.1)
-
-
-def is_zombie(pid: int) -> bool:
-    """True when `pid` has exited and waits to be reaped."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def test_killed_single_process_resumes_on_two_processes(
@@ -247,7 +246,7 @@ def test_hf_killed_torchrun_resumes_single_process(hf_task: tuple[TinyTask, byte
     assert 4 <= seen < 48 and not (run_dir / "predictions.jsonl").exists()
     assert len(workers) == 2, workers
     deadline = time.monotonic() + 20
-    while any(Path(f"/proc/{pid}").exists() and not is_zombie(pid) for pid in workers):
+    while any(is_running(pid) for pid in workers):
         assert time.monotonic() < deadline, f"ranks {workers} outlived torchrun"
         time.sleep(0.1)
     # batch size 1 before the kill, 4 after: the demo model is batch-invariant (see check-invariance)
