@@ -22,8 +22,10 @@ Rules, per baseline (model, task):
   else --tolerance.
 - paired mode: paired bootstrap over per-sample scores matched by id; fails when the drop is significant
   (p < --alpha) AND the paired mean drop exceeds the tolerance (use --tolerance 0 for significance alone).
-- health: fails when n_errors, n_truncated or n_missing rises above the baseline's by more than
-  --max-new-errors.
+- health: fails when n_errors, n_truncated, n_missing or n_skipped_lines (dataset lines that were not valid
+  samples) rises above the baseline's by more than --max-new-errors.
+- a run whose predictions.jsonl is not the file its scores.json scored (an interrupted finalise) is a usage
+  error that says how to re-finalise it.
 - a baseline task missing from the results fails.
 - score-relevant fingerprint fields (jsonl_sha256, metric, metric_version, prompt_sha256) must match, else
   exit 2 unless --allow-fingerprint-change.
@@ -62,7 +64,9 @@ def gate(
         help="Compare even when score-relevant fingerprint fields differ.",
     ),
     max_new_errors: int = typer.Option(
-        0, "--max-new-errors", help="Allowed rise of n_errors / n_truncated / n_missing over the baseline."
+        0,
+        "--max-new-errors",
+        help="Allowed rise of n_errors / n_truncated / n_missing / n_skipped_lines over the baseline.",
     ),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Also write a PR-comment Markdown summary."

@@ -180,8 +180,8 @@ def merge_command(
     dirs = tuple(tasks_dir) if tasks_dir else tuple(Path(d) for d in manifest.get("tasks_dirs", []))
     root = data_root if data_root is not None else Path(manifest["data_root"])
     task = TaskRegistry.discover(dirs, root).get(manifest["task"])
-    samples = load_samples(task, limit=manifest.get("limit")).samples
-    result = merge_run(run_dir, task, samples, manifest["model_name"], allow_missing=allow_missing)
+    dataset = load_samples(task, limit=manifest.get("limit"))
+    result = merge_run(run_dir, task, dataset, manifest["model_name"], allow_missing=allow_missing)
     print_summary(_stdout_console(), [(task.name, result.to_json(), str(run_dir))], "monkeyeval merge")
 
 

@@ -166,6 +166,7 @@ def score_file(
     """Validate and score `predictions_path`, writing results/<model>/<task>/."""
     from monkeyeval.results.finalize import finalize_run
     from monkeyeval.results.layout import run_dir
+    from monkeyeval.results.schema import InputNotes
     from monkeyeval.tasks.dataset import jsonl_sha256, load_samples
 
     loaded = load_samples(task, check_image_root=False)  # scoring needs answers, not images
@@ -187,6 +188,7 @@ def score_file(
         n_missing=len(missing_ids),
         samples=loaded.samples,
         seed=seed,
+        inputs=InputNotes(loaded.skipped_lines),
     )
     return ScoreOutcome(result, target, len(loaded.problems), missing_ids)
 

@@ -15,6 +15,7 @@ Format (JSON, UTF-8; written atomically by `monkeyeval gate RESULTS --write-base
           "score": 0.61,            # primary score, native scale (mean: fraction, sum: count, corpus: native)
           "n": 1000,
           "n_errors": 2, "n_empty": 3, "n_truncated": 5, "n_missing": 0,
+          "n_skipped_lines": 0,     # dataset lines that were not valid samples (absent in older files: 0)
           "tolerance": 0.01,        # absolute, normalised scale (see below); null -> the gate's --tolerance
           "fingerprint": {"jsonl_sha256": "...", "metric": "anls_monkey", "metric_version": "1",
                           "prompt_sha256": "..."},
@@ -49,7 +50,7 @@ from monkeyeval.results.tree import ResultsTree, load_sample_scores
 
 BASELINE_FORMAT = "monkeyeval-baseline"
 BASELINE_SCHEMA = 1
-HEALTH_KEYS = ("n_errors", "n_empty", "n_truncated", "n_missing")
+HEALTH_KEYS = ("n_errors", "n_empty", "n_truncated", "n_missing", "n_skipped_lines")
 
 
 class BaselineError(UserError, ValueError):
@@ -72,6 +73,7 @@ class BaselineEntry:
     n_truncated: int
     n_missing: int
     fingerprint: dict[str, Any]
+    n_skipped_lines: int = 0
     tolerance: float | None = None
     sample_scores: dict[str, float] | None = None
     predictions: dict[str, str] | None = None
@@ -90,6 +92,7 @@ class BaselineEntry:
             "n_empty": self.n_empty,
             "n_truncated": self.n_truncated,
             "n_missing": self.n_missing,
+            "n_skipped_lines": self.n_skipped_lines,
             "tolerance": self.tolerance,
             "fingerprint": self.fingerprint,
             "sample_scores": self.sample_scores,
@@ -148,6 +151,7 @@ def entry_from_run(run: RunResult, tolerance: float | None = None) -> tuple[Base
         n_empty=run.n_empty,
         n_truncated=run.n_truncated,
         n_missing=run.n_missing,
+        n_skipped_lines=run.n_skipped_lines,
         fingerprint=run.score_relevant_fingerprint(),
         tolerance=tolerance,
         sample_scores=sample_scores,
@@ -232,8 +236,8 @@ def _parse_entry(raw: Any, where: str) -> BaselineEntry:
             raise BaselineError(f"{where}: {key!r} must be a finite number, got {value!r}")
         return float(value)
 
-    def count(key: str) -> int:
-        value = raw.get(key)
+    def count(key: str, default: int | None = None) -> int:
+        value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise BaselineError(f"{where}: {key!r} must be a non-negative integer, got {value!r}")
         return value
@@ -271,6 +275,7 @@ def _parse_entry(raw: Any, where: str) -> BaselineEntry:
         n_empty=count("n_empty"),
         n_truncated=count("n_truncated"),
         n_missing=count("n_missing"),
+        n_skipped_lines=count("n_skipped_lines", default=0),
         fingerprint=dict(fingerprint),
         tolerance=None if tolerance is None else float(tolerance),
         sample_scores=sample_scores,

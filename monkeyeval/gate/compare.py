@@ -2,7 +2,9 @@
 
 Decision rules (the CLI help and `results/baselines/README.md` repeat them):
 
-* **Missing**: a baseline (model, task) with no valid run in the results -> drift (exit 1).
+* **Missing**: a baseline (model, task) with no valid run in the results -> drift (exit 1); a run whose
+  predictions.jsonl is not the file its scores.json scored is a usage error (exit 2) that says how to
+  re-finalise it.
 * **Fingerprint**: the score-relevant fields (jsonl_sha256, metric, metric_version, prompt_sha256) must match
   the baseline; a difference is a usage error (exit 2) unless `allow_fingerprint_change`, then it is a note.
 * **abs mode**: drop = baseline - new on the normalised scale (score; score/n for `sum` metrics); fails when
@@ -11,8 +13,8 @@ Decision rules (the CLI help and `results/baselines/README.md` repeat them):
   is significant (p_value_drop < alpha) AND the paired mean drop exceeds the tolerance (a practical floor: use
   `--tolerance 0` for a pure significance test). No per-sample data on either side is a usage error (exit 2).
   Corpus metrics (CIDEr) have no per-sample scores: the abs rule applies to them in paired mode too.
-* **Health**: fails when n_errors, n_truncated or n_missing exceeds the baseline's by more than
-  `max_new_errors` (default 0).
+* **Health**: fails when n_errors, n_truncated, n_missing or n_skipped_lines (dataset lines that were not
+  valid samples) exceeds the baseline's by more than `max_new_errors` (default 0).
 * **Flips** (listed, never gating by themselves): a sample is *right* when its primary per-sample score is
   >= 0.5 (ANLS: passed its 0.5 threshold; VQA soft accuracy: at least 2 of 10 annotators match, i.e. 0.6;
   0/1 metrics: 1). Not defined for corpus metrics (CIDEr).
@@ -29,7 +31,7 @@ from monkeyeval.results.schema import ResultsError, RunResult
 from monkeyeval.results.tree import ResultsTree, SampleScores, load_sample_scores
 
 MODES = ("abs", "paired")
-GATED_HEALTH_KEYS = ("n_errors", "n_truncated", "n_missing")
+GATED_HEALTH_KEYS = ("n_errors", "n_truncated", "n_missing", "n_skipped_lines")
 RIGHT_THRESHOLD = 0.5
 FLOAT_SLACK = 1e-12
 
@@ -119,7 +121,14 @@ def run_gate(tree: ResultsTree, baseline: Baseline, options: GateOptions) -> Gat
     """Check every baseline entry against `tree`."""
     if options.mode not in MODES:
         raise ValueError(f"unknown gate mode {options.mode!r}; choose one of {', '.join(MODES)}")
-    verdicts = [check_entry(entry, tree.get(entry.model, entry.task), options) for entry in baseline.entries]
+    verdicts = []
+    for entry in baseline.entries:
+        verdict = check_entry(entry, tree.get(entry.model, entry.task), options)
+        mismatch = tree.inconsistent.get((entry.model, entry.task))
+        if mismatch is not None:
+            verdict.failures.clear()
+            verdict.usage_errors.append(mismatch)
+        verdicts.append(verdict)
     known = {(entry.model, entry.task) for entry in baseline.entries}
     extra = [f"{run.model}/{run.task}" for run in tree.runs if (run.model, run.task) not in known]
     return GateResult(options, verdicts, extra, [str(problem) for problem in tree.problems])

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from monkeyeval.core.errors import UserError
-from monkeyeval.report.groups import GROUP_COLUMNS, aggregate_groups, group_members
+from monkeyeval.report.groups import GROUP_COLUMNS, GROUP_TUPLE_COLUMNS, aggregate_groups, group_members
 from monkeyeval.results.schema import RunResult
 from monkeyeval.results.tree import ResultsTree
 
@@ -34,6 +34,8 @@ TASK_COLUMNS = (
     "n_empty",
     "n_truncated",
     "n_missing",
+    "n_skipped_lines",
+    "limit",
     "groups",
     "run_info",
     "breakdown",
@@ -52,7 +54,7 @@ RUN_INFO_KEYS = (
 )
 """Run-fingerprint fields shown per run (hashes cut to 12 characters), from scores.json `fingerprint`."""
 SHORT_HASH_KEYS = ("checkpoint_sha256", "prompt_sha256", "git_commit")
-HEALTH_COLUMNS = ("n_errors", "n_empty", "n_truncated", "n_missing")
+HEALTH_COLUMNS = ("n_errors", "n_empty", "n_truncated", "n_missing", "n_skipped_lines")
 
 
 class ReportError(UserError, ValueError):
@@ -107,7 +109,7 @@ class Leaderboard:
         if obj.get("schema") != LEADERBOARD_SCHEMA:
             raise ReportError(f"unsupported leaderboard schema {obj.get('schema')!r}")
         tasks = [_row_from_json(row, ("groups",)) for row in obj["tasks"]]
-        groups = [_row_from_json(row, ("tasks", "present", "missing", "excluded")) for row in obj["groups"]]
+        groups = [_row_from_json(row, GROUP_TUPLE_COLUMNS) for row in obj["groups"]]
         return cls(
             tasks=pd.DataFrame(tasks, columns=list(TASK_COLUMNS)),
             groups=pd.DataFrame(groups, columns=list(GROUP_COLUMNS)),
@@ -133,6 +135,8 @@ def build_leaderboard(tree: ResultsTree, only_groups: Sequence[str] = ()) -> Lea
             "n_empty": run.n_empty,
             "n_truncated": run.n_truncated,
             "n_missing": run.n_missing,
+            "n_skipped_lines": run.n_skipped_lines,
+            "limit": run.limit,
             "groups": tuple(run.groups),
             "run_info": run_info(run),
             "breakdown": [category.to_json() for category in run.breakdown],
@@ -140,7 +144,7 @@ def build_leaderboard(tree: ResultsTree, only_groups: Sequence[str] = ()) -> Lea
         for run in tree.runs
     ]
     tasks = pd.DataFrame(rows, columns=list(TASK_COLUMNS))
-    members = group_members(tasks)
+    members = group_members(tasks, [run.group_members for run in tree.runs])
     if only_groups:
         unknown = sorted(set(only_groups) - set(members))
         if unknown:
@@ -169,8 +173,8 @@ def run_info(run: RunResult) -> dict[str, str]:
 
 
 def has_health_issue(row: dict[str, Any]) -> bool:
-    """True when a run had errors, empty outputs, truncations or missing samples."""
-    return any(int(row[key]) > 0 for key in HEALTH_COLUMNS)
+    """True when a run had errors, empty outputs, truncations, missing samples or skipped dataset lines."""
+    return any(int(row.get(key) or 0) > 0 for key in HEALTH_COLUMNS)
 
 
 def _row_dict(row: pd.Series) -> dict[str, Any]:

@@ -34,6 +34,8 @@ CSV_COLUMNS = (
     "n_empty",
     "n_truncated",
     "n_missing",
+    "n_skipped_lines",
+    "limit",
     "complete",
     "missing_tasks",
 )
@@ -113,6 +115,8 @@ def render_csv(board: Leaderboard) -> str:
             "n_empty": board.tasks["n_empty"],
             "n_truncated": board.tasks["n_truncated"],
             "n_missing": board.tasks["n_missing"],
+            "n_skipped_lines": board.tasks["n_skipped_lines"],
+            "limit": board.tasks["limit"],
             "complete": True,
             "missing_tasks": "",
         },
@@ -129,7 +133,10 @@ def render_csv(board: Leaderboard) -> str:
             "score_micro": board.groups["micro"],
             "n": board.groups["n"],
             "complete": board.groups["complete"],
-            "missing_tasks": [";".join(missing) for missing in board.groups["missing"]],
+            "missing_tasks": [
+                ";".join((*missing, *limited))
+                for missing, limited in zip(board.groups["missing"], board.groups["limited"], strict=True)
+            ],
         },
         columns=list(CSV_COLUMNS),
     )

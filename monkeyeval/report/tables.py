@@ -16,10 +16,11 @@ MISSING_CELL = "—"
 LEGEND = (
     "Scores: mean metrics (fractions) and CIDEr ×100, OCRBench-style sum metrics as raw counts; "
     "[low, high] is the 95% bootstrap CI; n = samples. "
-    f"{HEALTH_MARK} = the run had errors, empty outputs, truncated outputs or missing samples (see Health). "
+    f"{HEALTH_MARK} = the run had errors, empty outputs, truncated outputs, missing samples or skipped "
+    "dataset lines (see Health); limit=N = a --limit run of the first N samples. "
     "Groups: macro = mean of task scores, micro = mean weighted by n, over the group's mean-metric tasks "
-    "only; "
-    "a model missing any of them is shown as incomplete and not averaged."
+    "only; a model needs a full run of every task of the group's definition, else it shows "
+    '"k of n tasks" and no mean.'
 )
 
 
@@ -48,20 +49,26 @@ def task_cell(row: dict[str, Any]) -> str:
         high = display_value(float(row["ci95_high"]), aggregation)
         text += f" [{low}, {high}]"
     text += f" n={int(row['n'])}"
+    if row.get("limit") is not None:
+        text += f" limit={int(row['limit'])}"
     if has_health_issue(row):
         text += f" {HEALTH_MARK}"
     return text
+
+
+GROUP_GAPS = (("missing", "missing"), ("limited", "--limit runs"))
 
 
 def group_cells(row: dict[str, Any] | None) -> tuple[str, str]:
     """(macro, micro) cell texts for one (model, group)."""
     if row is None:
         return MISSING_CELL, MISSING_CELL
-    if not row["tasks"]:
-        return "no mean-metric tasks", MISSING_CELL
     if not row["complete"]:
-        text = f"incomplete {len(row['present'])}/{len(row['tasks'])} (missing: {', '.join(row['missing'])})"
+        gaps = [f"{label}: {', '.join(row[key])}" for key, label in GROUP_GAPS if row[key]]
+        text = f"{len(row['present'])} of {len(row['tasks'])} tasks ({'; '.join(gaps)})"
         return text, MISSING_CELL
+    if not row["averaged"]:
+        return "no mean-metric tasks", MISSING_CELL
     return display_value(float(row["macro"]), "mean"), display_value(float(row["micro"]), "mean")
 
 
@@ -88,7 +95,7 @@ def leaderboard_table(board: Leaderboard) -> TableView:
 
 
 def health_table(board: Leaderboard) -> TableView:
-    """One row per run: n, scored, errors, empty, truncated, missing."""
+    """One row per run: n, scored, errors, empty, truncated, missing, skipped dataset lines."""
     headers = ["model", "task", "n", "n_scored", *HEALTH_COLUMNS]
     rows = []
     for _, series in board.tasks.sort_values(["model", "task"]).iterrows():
@@ -112,8 +119,8 @@ def runs_table(board: Leaderboard) -> TableView:
 
 
 def group_table(board: Leaderboard) -> TableView:
-    """One row per group: member tasks averaged, tasks excluded (non-mean metrics)."""
-    headers = ["group", "averaged tasks", "excluded (not mean metrics)"]
+    """One row per group: its member tasks (the definition), those excluded from means (non-mean metrics)."""
+    headers = ["group", "member tasks", "excluded from means (not mean metrics)"]
     rows = []
     for group in board.group_names:
         first = board.groups[board.groups["group"] == group].iloc[0]

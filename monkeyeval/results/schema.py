@@ -2,8 +2,13 @@
 
 A scores.json (schema 1) holds `schema, model, task, groups, metric, score, ci95, metrics{name: {score, ci95,
 aggregation, version}}, n, n_scored, n_errors, n_empty, n_truncated, n_missing, fingerprint, created` and,
-for tasks that declare one, `breakdown{category: {score, n, members?}}`. The reader validates every key and
-raises `ResultsError` naming the file and the problem; it never returns a half-valid run.
+for tasks that declare one, `breakdown{category: {score, n, members?}}`. Written since the keys were added
+(optional for the reader, so older files stay valid): `n_skipped_lines` and `skipped_lines` (dataset lines
+that were not valid samples: their count, and the first `MAX_LISTED_LINES` 1-based line numbers), `limit`
+(the `--limit` the run used, null for a whole dataset), `group_members` (each of the task's groups with every
+member task of its definition) and `predictions{sha256, count}` (the predictions.jsonl this file scored). The
+reader validates every key and raises `ResultsError` naming the file and the problem; it never returns a
+half-valid run.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ AGGREGATIONS = ("mean", "sum", "corpus")
 COUNT_KEYS = ("n", "n_scored", "n_errors", "n_empty", "n_truncated", "n_missing")
 SCORE_RELEVANT_FIELDS = ("jsonl_sha256", "metric", "metric_version", "prompt_sha256")
 """Fingerprint fields that change what a score means; the gate refuses to compare across them."""
+MAX_LISTED_LINES = 1000
+"""How many skipped dataset line numbers scores.json lists (the count is always exact)."""
 
 
 class ResultsError(UserError, ValueError):
@@ -71,6 +78,27 @@ class CategoryScore:
         }
 
 
+@dataclass(frozen=True)
+class InputNotes:
+    """What a run left out of its dataset: the 1-based numbers of lines that were not valid samples, and the
+    `--limit` it ran with (None: the whole dataset)."""
+
+    skipped_lines: tuple[int, ...] = ()
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class PredictionsDigest:
+    """The predictions.jsonl a scores.json scored: SHA-256 of its bytes and its number of records."""
+
+    sha256: str
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"sha256", "count"}`."""
+        return {"sha256": self.sha256, "count": self.count}
+
+
 @dataclass
 class TaskScore:
     """Everything scores.json holds for one (model, task), as the scorer builds it; `to_json()` writes it.
@@ -95,6 +123,9 @@ class TaskScore:
     fingerprint: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     breakdown: dict[str, dict[str, Any]] | None = None
+    inputs: InputNotes = field(default_factory=InputNotes)
+    group_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    predictions: PredictionsDigest | None = None
 
     @property
     def score(self) -> float | None:
@@ -124,6 +155,11 @@ class TaskScore:
             "n_empty": self.n_empty,
             "n_truncated": self.n_truncated,
             "n_missing": self.n_missing,
+            "n_skipped_lines": len(self.inputs.skipped_lines),
+            "skipped_lines": list(self.inputs.skipped_lines[:MAX_LISTED_LINES]),
+            "limit": self.inputs.limit,
+            "group_members": {group: list(names) for group, names in self.group_members.items()},
+            "predictions": self.predictions.to_json() if self.predictions is not None else None,
             "fingerprint": self.fingerprint,
             "created": self.created,
         }
@@ -155,6 +191,11 @@ class RunResult:
     fingerprint: Mapping[str, Any]
     created: str
     breakdown: tuple[CategoryScore, ...] = ()
+    n_skipped_lines: int = 0
+    skipped_lines: tuple[int, ...] = ()
+    limit: int | None = None
+    group_members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    predictions: PredictionsDigest | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -246,8 +287,55 @@ def parse_scores(obj: Any, path: Path) -> RunResult:
         fingerprint=fingerprint,
         created=created if isinstance(created, str) else "",
         breakdown=_parse_breakdown(obj.get("breakdown"), "breakdown", path),
+        n_skipped_lines=_require_count(obj, "n_skipped_lines", path) if "n_skipped_lines" in obj else 0,
+        skipped_lines=_parse_line_numbers(obj.get("skipped_lines"), path),
+        limit=_parse_limit(obj.get("limit"), path),
+        group_members=_parse_group_members(obj.get("group_members"), path),
+        predictions=_parse_digest(obj.get("predictions"), path),
         **counts,
     )
+
+
+def _parse_line_numbers(value: Any, path: Path) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(_is_count(v) and v > 0 for v in value):
+        raise ResultsError(f"{path}: 'skipped_lines' must be a list of line numbers (integers >= 1)", path)
+    return tuple(value)
+
+
+def _parse_limit(value: Any, path: Path) -> int | None:
+    if value is None:
+        return None
+    if not _is_count(value) or value < 1:
+        raise ResultsError(f"{path}: 'limit' must be null or an integer >= 1, got {value!r}", path)
+    return int(value)
+
+
+def _parse_group_members(value: Any, path: Path) -> dict[str, tuple[str, ...]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(names, list) and all(isinstance(name, str) for name in names) for names in value.values()
+    ):
+        raise ResultsError(f"{path}: 'group_members' must map each group to a list of task names", path)
+    return {str(group): tuple(names) for group, names in value.items()}
+
+
+def _parse_digest(value: Any, path: Path) -> PredictionsDigest | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("sha256"), str)
+        or not _is_count(value.get("count"))
+    ):
+        raise ResultsError(f"{path}: 'predictions' must be {{\"sha256\": hex, \"count\": n}} or null", path)
+    return PredictionsDigest(value["sha256"], int(value["count"]))
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _require_str(obj: dict[str, Any], key: str, path: Path) -> str:
@@ -273,7 +361,7 @@ def _require_count(obj: dict[str, Any], key: str, path: Path) -> int:
     if key not in obj:
         raise ResultsError(f"{path}: missing key {key!r}", path)
     value = obj[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not _is_count(value):
         raise ResultsError(f"{path}: {key!r} must be a non-negative integer, got {value!r}", path)
     return value
 

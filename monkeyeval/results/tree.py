@@ -2,8 +2,10 @@
 
 A run is any folder, at any depth, that holds a `scores.json` (read by `schema.read_scores_file`). The model
 and task names come from the file's content, never from the path. Loading is tolerant: a damaged or invalid
-`scores.json` becomes a `LoadProblem` (path + reason) and is skipped; it never aborts the whole load. When two
-files claim the same (model, task), the one with the newest `created` stamp wins and the other is reported.
+`scores.json` becomes a `LoadProblem` (path + reason) and is skipped; it never aborts the whole load; so does
+a run whose predictions.jsonl is not the file its scores.json scored (`results.pair`), which is also listed in
+`ResultsTree.inconsistent`. When two files claim the same (model, task), the one with the newest `created`
+stamp wins and the other is reported.
 
 Per-sample scores (for the gate's paired test and flip listing) are read from the run's `predictions.jsonl`
 on demand with `load_sample_scores`.
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monkeyeval.results.layout import SCORES_FILE
+from monkeyeval.results.pair import pair_problem
 from monkeyeval.results.schema import ResultsError, RunResult, read_scores_file
 
 
@@ -39,6 +42,7 @@ class ResultsTree:
     root: Path
     runs: list[RunResult] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
+    inconsistent: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, task) -> why
 
     def get(self, model: str, task: str) -> RunResult | None:
         """The run for (model, task), or None."""
@@ -90,6 +94,11 @@ def load_results(root: Path) -> ResultsTree:
             tree.problems.append(LoadProblem(path, str(err).removeprefix(f"{path}: ")))
             continue
         key = (run.model, run.task)
+        mismatch = pair_problem(run)
+        if mismatch is not None:
+            tree.problems.append(LoadProblem(path, mismatch))
+            tree.inconsistent[key] = mismatch
+            continue
         previous = by_key.get(key)
         if previous is None:
             by_key[key] = run

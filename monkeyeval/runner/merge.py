@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.errors import IncompleteResults
-from monkeyeval.core.types import PredictionRecord, Sample
+from monkeyeval.core.types import PredictionRecord
 from monkeyeval.results.finalize import finalize_run
-from monkeyeval.results.schema import TaskScore
+from monkeyeval.results.schema import InputNotes, TaskScore
 from monkeyeval.runner.parts import read_manifest, read_metas, read_part_records
 from monkeyeval.tasks.config import TaskConfig
+from monkeyeval.tasks.dataset import DatasetLoad
 
 MISSING_ERROR = "missing: no prediction was recorded for this sample (its shard or rank did not finish)"
 
@@ -69,13 +70,14 @@ def run_model_fingerprint(run_dir: Path) -> dict[str, Any]:
 def merge_run(
     run_dir: Path,
     task: TaskConfig,
-    samples: Sequence[Sample],
+    dataset: DatasetLoad,
     model_name: str,
     *,
     allow_missing: bool = False,
 ) -> TaskScore:
     """Merge, score and write; IncompleteRun unless every sample has a prediction (or allow_missing)."""
     run_dir = Path(run_dir)
+    samples = dataset.samples
     done = read_part_records(run_dir)
     missing = [i for i in range(len(samples)) if i not in done]
     if missing and not allow_missing:
@@ -115,4 +117,5 @@ def merge_run(
         model_name,
         n_missing=len(missing),
         samples=list(samples),
+        inputs=InputNotes(dataset.skipped_lines, dataset.limit),
     )

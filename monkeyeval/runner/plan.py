@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.results.pair import folder_pair_problem
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.lock import RunLock
 from monkeyeval.runner.parts import PartId, PartsError, next_attempt, write_manifest
@@ -29,6 +30,7 @@ class Plan:
     todo: tuple[int, ...]
     n_done: int
     n_retried: int = 0  # of `todo`: samples whose earlier generation failed
+    stale_result: str | None = None  # why the folder's scores.json/predictions.jsonl pair is not valid
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ def make_plan(
             "data_root": str(resolved.data_root),
         }
         write_manifest(run_dir, manifest)
-        return Plan(next_attempt(run_dir), tuple(resume.todo), len(resume.done), resume.n_retried)
+        stale = folder_pair_problem(run_dir)
+        return Plan(next_attempt(run_dir), tuple(resume.todo), len(resume.done), resume.n_retried, stale)
     except (ResumeRefused, PartsError) as exc:
         return PlanRefused(str(exc))
 
@@ -104,6 +107,8 @@ def describe(task: str, plan: Plan, ctx: DistContext, request: RunRequest, work:
     resumed = f", {plan.n_done} already done" if plan.n_done else ""
     if plan.n_retried:
         resumed += f", {plan.n_retried} failed earlier and are retried (--keep-errors keeps them)"
+    if plan.stale_result:
+        resumed += "; the earlier scores.json does not match its predictions.jsonl and is rewritten"
     where = f" across {ctx.world_size} ranks" if ctx.world_size > 1 else ""
     shard = f" (shard {request.shard.index}/{request.shard.count})" if request.shard else ""
     return (

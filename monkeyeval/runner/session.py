@@ -169,7 +169,7 @@ class RunSession:
             return TaskOutcome(task.name, run_dir, None, "merged by rank 0")
         else:
             wait_for_ranks(run_dir, plan, self.ctx, self.say, self.request.rank_timeout_s)
-        result = merge_run(run_dir, task, samples, self.model_name)
+        result = merge_run(run_dir, task, self.dataset(task), self.model_name)
         return TaskOutcome(task.name, run_dir, result.to_json())
 
     def dry_run(self, task: TaskConfig, resolved: Resolved) -> TaskOutcome:

@@ -65,7 +65,9 @@ class TaskConfig:
     (e.g. `{"minimonkey": {"tiles": "DocVQA"}}`); `family_max_new_tokens` overrides max_new_tokens per
     family (Mini-Monkey's upstream path uses 1024 everywhere). `breakdown` (optional) asks scoring for
     per-category aggregates (see `BreakdownSpec`). `yaml_sha256` hashes the resolved
-    configuration (every included file), for the score fingerprint.
+    configuration (every included file), for the score fingerprint. `group_members` (set by the registry
+    that loaded the task) lists every member task of each of its groups, so results judge a group's
+    completeness against its definition.
     """
 
     name: str
@@ -83,6 +85,7 @@ class TaskConfig:
     version: str = "1"
     yaml_sha256: str = ""
     breakdown: BreakdownSpec | None = None
+    group_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def primary_metric(self) -> str:

@@ -34,6 +34,12 @@ class DatasetLoad:
     samples: list[Sample]
     problems: list[LineProblem] = field(default_factory=list)
     path: Path | None = None
+    limit: int | None = None  # the `limit` it was read with
+
+    @property
+    def skipped_lines(self) -> tuple[int, ...]:
+        """The 1-based numbers of the lines (items of a JSON array) that were not valid samples."""
+        return tuple(problem.line_no for problem in self.problems)
 
 
 def jsonl_sha256(path: Path) -> str:
@@ -91,7 +97,7 @@ def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: b
         raise DatasetError(
             f"{path}: no valid samples for task {task.name!r} ({len(problems)} bad lines){detail}"
         )
-    return DatasetLoad(samples=samples, problems=problems, path=path)
+    return DatasetLoad(samples=samples, problems=problems, path=path, limit=limit)
 
 
 def _missing_file_message(task: TaskConfig, path: Path, what: str) -> str:

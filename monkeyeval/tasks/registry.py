@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from monkeyeval.core.errors import UserError
@@ -92,6 +92,9 @@ class TaskRegistry:
                 by_name[task.name] = task
         registry = cls(by_name=by_name, data_root=root, searched=tuple(dirs))
         registry._check_group_names()
+        groups = {group: tuple(names) for group, names in registry.groups().items()}
+        for name, task in by_name.items():
+            by_name[name] = replace(task, group_members={group: groups[group] for group in task.groups})
         return registry
 
     def _check_group_names(self) -> None:

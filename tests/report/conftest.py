@@ -35,9 +35,10 @@ def scores_payload(
     jsonl_sha256: str = JSONL_SHA,
     prompt_sha256: str = PROMPT_SHA,
     created: str = "2026-11-21T12:00:00Z",
+    **extra: Any,
 ) -> dict[str, Any]:
-    """A schema-1 scores.json object as `monkeyeval score` writes it."""
-    return {
+    """A schema-1 scores.json object as `monkeyeval score` writes it; `extra` adds or replaces top keys."""
+    payload = {
         "schema": 1,
         "model": model,
         "task": task,
@@ -74,6 +75,7 @@ def scores_payload(
         },
         "created": created,
     }
+    return payload | extra
 
 
 def write_run(

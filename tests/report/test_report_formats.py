@@ -77,7 +77,7 @@ def test_markdown_table_shape_and_cells(board: Leaderboard) -> None:
     assert rows["A"][2] == "64.1"  # micro: (0.612*200 + 0.7*100) / 300
     assert rows["A"][3] == "61.2 [58.0, 64.0] n=200 ⚠"  # health mark: 2 errors
     assert rows["A"][4] == "806 n=1000"
-    assert rows["B|<script>"][1].startswith("incomplete 1/2")
+    assert rows["B|<script>"][1] == "1 of 3 tasks (missing: ocrbench, textvqa)"
     assert "## Health" in text and "## Skipped files" in text and "broken" in text
     runs = {tuple(cells[:2]): cells for cells in map(_md_cells, tables[3][2:])}  # leaderboard, groups, health
     assert runs[("A", "docvqa")][2:5] == ["/ckpt/A", "", "bfloat16"]  # checkpoint, (no sha), dtype
@@ -96,7 +96,7 @@ def test_csv_parses_to_the_same_numbers(board: Leaderboard) -> None:
     assert groups.loc[("A", "paper"), "score_micro"] == pytest.approx((0.612 * 200 + 0.7 * 100) / 300)
     assert pd.isna(groups.loc[("B|<script>", "paper"), "score"])
     assert not groups.loc[("B|<script>", "paper"), "complete"]
-    assert groups.loc[("B|<script>", "paper"), "missing_tasks"] == "textvqa"
+    assert groups.loc[("B|<script>", "paper"), "missing_tasks"] == "ocrbench;textvqa"
 
 
 def test_json_round_trip(board: Leaderboard) -> None:

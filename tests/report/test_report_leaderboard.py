@@ -61,7 +61,8 @@ def test_group_with_missing_task_is_incomplete_not_averaged(board) -> None:
     assert doc_b["macro"] is None and doc_b["micro"] is None
     assert doc_b["missing"] == ["chartqa"]
     paper_c = board.group_row("C", "paper")
-    assert paper_c["complete"] is False and paper_c["missing"] == ["textvqa"]
+    assert paper_c["complete"] is False and paper_c["missing"] == ["ocrbench", "textvqa"]
+    assert paper_c["macro"] is None  # a sum-metric member is not averaged, but the group still needs it
 
 
 def test_group_filter_keeps_only_its_tasks(results_root: Path, run_writer) -> None:
@@ -84,8 +85,8 @@ def test_group_of_only_non_mean_tasks_has_no_average(results_root: Path, make_ru
     board = build_leaderboard(load_results(results_root))
     row = board.group_row("A", "ocr")
     assert row is not None
-    assert row["tasks"] == [] and row["excluded"] == ["ocrbench"]
-    assert row["complete"] is False and row["macro"] is None
+    assert row["tasks"] == ["ocrbench"] and row["averaged"] == [] and row["excluded"] == ["ocrbench"]
+    assert row["complete"] is True and row["macro"] is None
 
 
 def test_empty_tree_builds_an_empty_board(results_root: Path) -> None:

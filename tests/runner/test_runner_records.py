@@ -1,0 +1,105 @@
+"""What a run records beside its scores: skipped lines, --limit, group definitions, the pair digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runner.support import TinyTask
+from runner.test_runner_run import invoke, run_fake, scores
+
+
+def test_skipped_lines_limit_and_groups_are_recorded(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=8, malformed_after=(1, 4), extra_yaml="group: [pair_group]\n")
+    (task.tasks_dir / "other.yaml").write_text(
+        (task.tasks_dir / "tiny.yaml").read_text(encoding="utf-8").replace("task: tiny", "task: other"),
+        encoding="utf-8",
+    )
+    results = tmp_path / "results"
+    code, out = run_fake(task, fake_ckpt, results)
+    assert code == 0, out
+    data = scores(results)
+    # lines: q0, q1, bad (3), q2, q3, q4, bad (7), q5...
+    assert (data["n"], data["n_skipped_lines"], data["skipped_lines"]) == (8, 2, [3, 7])
+    assert data["limit"] is None
+    assert data["group_members"] == {"pair_group": ["other", "tiny"]}
+    predictions_bytes = (results / "fake" / "tiny" / "predictions.jsonl").read_bytes()
+    assert data["predictions"] == {"sha256": hashlib.sha256(predictions_bytes).hexdigest(), "count": 8}
+
+    code, out = run_fake(task, fake_ckpt, tmp_path / "limited", "--limit", "2")
+    assert code == 0, out
+    limited = scores(tmp_path / "limited")
+    assert (limited["n"], limited["limit"], limited["skipped_lines"]) == (2, 2, [])
+
+    code, out = invoke("report", str(results), "--format", "md")
+    assert code == 0, out
+    assert "1 of 2 tasks (missing: other)" in out  # the group's definition, not just the tasks present
+
+
+def test_a_pair_torn_between_the_two_writes_is_detected_and_repaired(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("COLUMNS", "1000")  # messages hold long paths: keep them on one line
+    task = tiny_task(n=6)
+    results = tmp_path / "results"
+    assert run_fake(task, fake_ckpt, results)[0] == 0
+    baseline = tmp_path / "baseline.json"
+    assert invoke("gate", str(results), "--write-baseline", str(baseline))[0] == 0
+    run_dir = results / "fake" / "tiny"
+    predictions_file = run_dir / "predictions.jsonl"
+    good = predictions_file.read_bytes()
+    predictions_file.write_bytes(good[: good.rindex(b"\n", 0, len(good) - 1) + 1])  # lost its last row
+
+    code, out = invoke("report", str(results), "--format", "md")
+    assert code == 0
+    assert "holds 5 records" in out and "scored 6 records" in out and f"monkeyeval merge {run_dir}" in out
+    for mode in ("abs", "paired"):
+        code, out = invoke("gate", str(results), "--baseline", str(baseline), "--mode", mode)
+        assert code == 2, out
+        assert "the pair disagrees" in out and "monkeyeval merge" in out
+
+    code, out = invoke("merge", str(run_dir))
+    assert code == 0, out
+    assert predictions_file.read_bytes() == good
+    assert invoke("gate", str(results), "--baseline", str(baseline), "--mode", "paired")[0] == 0
+
+    predictions_file.write_bytes(good.replace(b'"prediction":"apple"', b'"prediction":"APPLE"'))
+    code, out = run_fake(task, fake_ckpt, results)  # resume notices and rewrites both files
+    assert code == 0, out
+    assert "does not match its predictions.jsonl and is rewritten" in out
+    assert predictions_file.read_bytes() == good
+    assert json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))["n"] == 6
+
+
+def test_gate_fails_when_skipped_lines_rise(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=6)
+    results = tmp_path / "results"
+    assert run_fake(task, fake_ckpt, results)[0] == 0
+    baseline = tmp_path / "baseline.json"
+    assert invoke("gate", str(results), "--write-baseline", str(baseline))[0] == 0
+    assert json.loads(baseline.read_text(encoding="utf-8"))["entries"][0]["n_skipped_lines"] == 0
+    with task.jsonl.open("a", encoding="utf-8") as handle:
+        handle.write("[1, 2]\n")
+    code, out = run_fake(task, fake_ckpt, results, "--fresh")
+    assert code == 0, out
+    code, out = invoke("gate", str(results), "--baseline", str(baseline), "--allow-fingerprint-change")
+    assert code == 1, out
+    assert "n_skipped_lines rose 0 -> 1" in out
+    code, out = invoke(
+        "gate",
+        str(results),
+        "--baseline",
+        str(baseline),
+        "--allow-fingerprint-change",
+        "--max-new-errors",
+        "1",
+    )
+    assert code == 0, out
