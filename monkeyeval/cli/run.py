@@ -98,6 +98,13 @@ def run_command(
     rank_timeout: float = typer.Option(
         1800.0, "--rank-timeout", min=1, help="Seconds without progress after which a rank counts as dead."
     ),
+    max_input_tokens: int | None = typer.Option(
+        None,
+        "--max-input-tokens",
+        min=1,
+        help="Longer prompts (tokens, images included) are per-sample errors; default: the model's context "
+        "minus max_new_tokens.",
+    ),
 ) -> None:
     """Run tasks through a model (see RUN_HELP)."""
     from monkeyeval.runner.distributed import DistContext, die_with_launcher, relaunch_with_torchrun
@@ -138,6 +145,7 @@ def run_command(
         fresh=fresh,
         keep_errors=keep_errors,
         rank_timeout_s=rank_timeout,
+        max_input_tokens=max_input_tokens,
     )
     session = RunSession(request, Console(stderr=True))
     outcomes = session.execute()

@@ -28,6 +28,7 @@ class DecodeSettings:
 
     max_new_tokens: int
     min_new_tokens: int = 1
+    max_input_tokens: int | None = None  # longer prompts are per-sample errors (None: the model's context)
 
 
 @dataclass
@@ -87,6 +88,18 @@ class ModelAdapter(ABC):
     def model_input_text(self, prompt: str) -> str:
         """The exact text the model sees for `prompt` (after any chat template); stored per sample."""
         return prompt
+
+    def context_length(self) -> int | None:
+        """The most positions (prompt + generated tokens) the model takes; None when unknown."""
+        return None
+
+    def input_tokens(self, payload: Any) -> int | None:
+        """The prompt length in tokens of a preprocessed sample (its `preprocessor()` output); None: unknown.
+
+        The runner refuses a prompt over the context (minus max_new_tokens) or over --max-input-tokens as a
+        per-sample error before it reaches `generate`, so one huge question cannot stall a batch.
+        """
+        return None
 
     @abstractmethod
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:

@@ -182,6 +182,17 @@ class HFAdapter(ModelAdapter):
         """The chat-templated text (before the processor expands the image placeholder)."""
         return chat_text(self.processor, prompt)
 
+    def context_length(self) -> int | None:
+        """The language model's `max_position_embeddings` (text_config's for composite configs)."""
+        config = self.model.config
+        text_config = getattr(config, "text_config", None) or config
+        value = getattr(text_config, "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) else None
+
+    def input_tokens(self, payload: Any) -> int | None:
+        """The processor's input_ids length (image placeholders expanded)."""
+        return int(payload["input_ids"].shape[-1])
+
     @torch.inference_mode()
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
         """Left-padded batched greedy decoding."""

@@ -14,6 +14,37 @@ from monkeyeval.models.base import DecodeSettings, ModelAdapter, ModelInput
 from monkeyeval.runner.data import Prepared, WorkItem, iterate_batches
 
 GENERATION_FAILED = "generation failed"  # the error prefix of a sample whose generation raised (retried)
+INPUT_TOO_LONG = "input too long"  # the error prefix of a prompt over the input limit (retried as well)
+RETRIED_ERRORS = (GENERATION_FAILED, INPUT_TOO_LONG)
+
+
+def input_limit(adapter: ModelAdapter, settings: DecodeSettings) -> tuple[int | None, str]:
+    """The longest prompt (tokens) allowed, and where the bound comes from; (None, "") for no bound."""
+    if settings.max_input_tokens is not None:
+        return settings.max_input_tokens, "--max-input-tokens"
+    context = adapter.context_length()
+    if context is None:
+        return None, ""
+    return context - settings.max_new_tokens, (
+        f"the model's context of {context} tokens minus max_new_tokens {settings.max_new_tokens}"
+    )
+
+
+def refuse_long_inputs(adapter: ModelAdapter, batch: Sequence[Prepared], settings: DecodeSettings) -> None:
+    """Turn every prepared sample whose prompt is over the input limit into a per-sample error."""
+    limit, source = input_limit(adapter, settings)
+    if limit is None:
+        return
+    for prepared in batch:
+        if prepared.error is not None:
+            continue
+        length = adapter.input_tokens(prepared.payload)
+        if length is not None and length > limit:
+            prepared.error = (
+                f"{INPUT_TOO_LONG}: the prompt is {length} tokens, over the limit of {limit} ({source}); "
+                "it was not generated (raise --max-input-tokens where the model allows)"
+            )
+            prepared.payload = None
 
 
 def record_for(item: WorkItem, generation: Generation | None, error: str | None) -> PredictionRecord:
@@ -62,6 +93,7 @@ def generate_batch(
     adapter: ModelAdapter, batch: Sequence[Prepared], settings: DecodeSettings
 ) -> list[PredictionRecord]:
     """Records for one prepared batch (errored samples skip the model), in the batch's order."""
+    refuse_long_inputs(adapter, batch, settings)
     ready = [p for p in batch if p.error is None]
     inputs = [ModelInput(sample=p.item.sample, prompt=p.item.prompt, payload=p.payload) for p in ready]
     outcomes = iter(_generate_safely(adapter, inputs, settings) if inputs else [])

@@ -145,8 +145,8 @@ def mark_done(path: Path) -> None:
 def read_part_records(run_dir: Path) -> dict[int, PredictionRecord]:
     """index -> record over every part file (torn last lines ignored).
 
-    The first record of an index in file-name order wins, except that an answer replaces an earlier failure
-    (a sample retried on resume).
+    The first record of an index in file-name order (attempt order) wins, except that a later record
+    replaces an earlier failure (a sample retried on resume: its answer, or how it failed this time).
 
     Two parts holding the same index with different content (possible only when independent jobs overlap)
     must agree on id and prompt; otherwise the run is inconsistent and this raises.
@@ -169,8 +169,8 @@ def read_part_records(run_dir: Path) -> dict[int, PredictionRecord]:
                     f"{path}: sample {record.index} (id {record.id!r}) disagrees with another part file; "
                     "the run folder mixes different runs: start fresh with --fresh"
                 )
-            elif earlier.error is not None and record.error is None:
-                records[record.index] = record  # a retried sample: its answer replaces the failure
+            elif earlier.error is not None:
+                records[record.index] = record  # a retried sample replaces its earlier failure
     return records
 
 

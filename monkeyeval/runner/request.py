@@ -54,6 +54,7 @@ class RunRequest:
     fresh: bool = False
     keep_errors: bool = False  # resume keeps failed generations instead of retrying them
     rank_timeout_s: float = 1800.0  # rank 0 gives up on a rank whose part file stops growing this long
+    max_input_tokens: int | None = None  # longer prompts are per-sample errors (default: the model's context)
 
 
 def check_request(request: RunRequest, ctx: DistContext) -> None:

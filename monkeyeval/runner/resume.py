@@ -18,7 +18,7 @@ from typing import Any
 
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import PredictionRecord, Sample
-from monkeyeval.runner.engine import GENERATION_FAILED
+from monkeyeval.runner.engine import RETRIED_ERRORS
 from monkeyeval.runner.parts import part_files, read_manifest, read_part_records
 
 NON_BLOCKING_MODEL_KEYS = frozenset({"checkpoint", "batch_size", "world_size"})
@@ -81,8 +81,9 @@ def plan_resume(
 ) -> ResumePlan:
     """What is left to do; raises ResumeRefused when the folder's earlier work must not be mixed in.
 
-    Samples whose earlier generation failed (an out-of-memory batch, say) are done again unless
-    `retry_errors` is False (`--keep-errors`); image errors are kept (they would fail the same way).
+    Samples whose earlier generation failed (an out-of-memory batch, say) or whose prompt was over the input
+    limit are done again unless `retry_errors` is False (`--keep-errors`); image errors are kept (they would
+    fail the same way).
     """
     run_dir = Path(run_dir)
     fresh_hint = (
@@ -115,7 +116,7 @@ def plan_resume(
                 f"{record.prompt[:80]!r}, but the dataset now gives id {sample.id!r} and prompt "
                 f"{model_texts[index][:80]!r}. {fresh_hint}"
             )
-        if retry_errors and (record.error or "").startswith(GENERATION_FAILED):
+        if retry_errors and (record.error or "").startswith(RETRIED_ERRORS):
             retried += 1
             continue
         done[index] = record

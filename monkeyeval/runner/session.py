@@ -94,7 +94,8 @@ class RunSession:
         task, family = resolved.tasks[0], resolved.family
         adapter = self.load(resolved)
         work = prepare_task(task, family, adapter, self.dataset(task).samples, self.request)
-        return LoadedTask(task, family, adapter, work.items, DecodeSettings(work.max_new_tokens))
+        settings = DecodeSettings(work.max_new_tokens, max_input_tokens=self.request.max_input_tokens)
+        return LoadedTask(task, family, adapter, work.items, settings)
 
     def dataset(self, task: TaskConfig) -> DatasetLoad:
         """The task's samples (read once per session; skipped lines announced once)."""
@@ -121,7 +122,7 @@ class RunSession:
                 raise RunError(plan.reason)
             self.say(planning.describe(task.name, plan, ctx, request, work))
             mine = [work.items[i] for i in planning.share_of(plan, len(samples), ctx, request.shard)]
-            settings = DecodeSettings(work.max_new_tokens)
+            settings = DecodeSettings(work.max_new_tokens, max_input_tokens=request.max_input_tokens)
             predict_share(run_dir, task.name, adapter, mine, settings, plan, request, ctx)
             return self.finish(run_dir, task, samples, plan)
         finally:

@@ -125,11 +125,14 @@ def test_preprocessor_gives_upstream_ids_and_tiles(
         payload = preprocess(sample_for(fixture_dir, case), prompt_for(case))
         arrays = np.load(fixture_dir / case["arrays_file"])
         assert payload.input_ids.tolist() == arrays["input_ids"].tolist(), case["id"]
+        assert adapter.input_tokens(payload) == arrays["input_ids"].size, case["id"]  # tiles' tokens included
         assert list(payload.grid) == case["target_aspect_ratio"], case["id"]
         raw = payload.pixel_values.contiguous().view(torch.int16).numpy().tobytes()
         assert hashlib.sha256(raw).hexdigest() == case["pixel_sha256_bf16"], case["id"]
         compared += 1
     assert compared == len(cases) > 0
+    config = json.loads((fixture_dir / "checkpoint" / "config.json").read_text(encoding="utf-8"))
+    assert adapter.context_length() == config["llm_config"]["max_position_embeddings"]
 
 
 def test_missing_image_raises_in_the_worker(adapter: MiniMonkeyAdapter, fixture_dir: Path) -> None:

@@ -123,6 +123,9 @@ def test_preprocessor_is_picklable_and_matches_upstream_ids(
     assert payload["input_ids"] == case["input_ids"]
     assert payload["pixel_values"].shape == (3, size, size)
     assert payload["pixel_values"].dtype == torch.float32
+    # the runner's input-length guard: every prompt id (image span included) against the declared context
+    assert monkey_adapter.input_tokens(payload) == len(case["input_ids"])
+    assert monkey_adapter.context_length() == config_of(parity_dir, "monkey")["max_position_embeddings"]
 
 
 def test_preprocessor_errors(monkey_adapter: MonkeyAdapter, parity_dir: Path, tmp_path: Path) -> None:

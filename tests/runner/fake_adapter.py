@@ -4,7 +4,8 @@ Its answer depends on the sample and on the decoded pixels (so a wrong image or 
 gold answer for even dataset indices, and, with family option `batch_sensitive=true`, changes for every
 third sample when it shares its batch with others (to exercise check-invariance). Family option `delay`
 sleeps per batch (to kill a run mid-way); `fail_on=<index>` makes every batch holding that sample raise
-(until the file named by `fail_unless=<path>` exists: a transient failure).
+(until the file named by `fail_unless=<path>` exists: a transient failure); `context=<n>` is its context
+length (a prompt counts one token per character).
 """
 
 from __future__ import annotations
@@ -23,18 +24,29 @@ from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, Mo
 SPEC = "runner.fake_adapter:FakeAdapter"
 
 
+@dataclass(frozen=True)
+class FakePayload:
+    """What the worker step prepares: the pixel digest (shown in wrong answers) and the prompt length."""
+
+    digest: str
+    n_tokens: int
+
+    def __str__(self) -> str:
+        return self.digest
+
+
 @dataclass
 class PixelDigest:
     """Worker step: decode the image and hash its pixels."""
 
-    def __call__(self, sample: Sample, prompt: str) -> str:
+    def __call__(self, sample: Sample, prompt: str) -> FakePayload:
         from PIL import Image
 
         if sample.image_path is None:
             raise FileNotFoundError(sample.error)
         with Image.open(sample.image_path) as image:
             image.load()
-            return hashlib.sha256(image.tobytes()).hexdigest()[:8]
+            return FakePayload(hashlib.sha256(image.tobytes()).hexdigest()[:8], len(prompt))
 
 
 class FakeAdapter(ModelAdapter):
@@ -64,6 +76,13 @@ class FakeAdapter(ModelAdapter):
 
     def model_input_text(self, prompt: str) -> str:
         return f"<fake>{prompt}"
+
+    def context_length(self) -> int | None:
+        context = self.task_options.get("context")
+        return None if context is None else int(context)
+
+    def input_tokens(self, payload: Any) -> int | None:
+        return int(payload.n_tokens)
 
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
         time.sleep(float(self.task_options.get("delay", 0)))

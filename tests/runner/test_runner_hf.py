@@ -43,6 +43,41 @@ def test_demo_task_end_to_end(tmp_path: Path):
     assert model["model_class"] == "LlavaForConditionalGeneration" and model["trust_remote_code"] is False
 
 
+def test_demo_prompts_over_the_input_limit_are_per_sample_errors(tmp_path: Path):
+    from monkeyeval.models.base import LoadOptions
+    from monkeyeval.models.hf import HFAdapter
+
+    adapter = HFAdapter.load(LoadOptions(str(DEMO_CHECKPOINT)))
+    config = json.loads((DEMO_CHECKPOINT / "config.json").read_text(encoding="utf-8"))
+    assert adapter.context_length() == config["text_config"]["max_position_embeddings"]
+    args = ("run", "--task", "demo", "--ckpt", str(DEMO_CHECKPOINT), "--limit", "2")
+    args += ("--results", str(tmp_path))
+    assert invoke(*args)[0] == 0
+    run_dir = tmp_path / "demo__checkpoint" / "demo"
+    first = json.loads((run_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first["error"] is None
+    # the processor's input ids of that prompt (image placeholder expanded) are what the guard counts
+    length = len(adapter.processor(text=[first["prompt"]], images=[_demo_image(0)])["input_ids"][0])
+    code, out = invoke(*args, "--fresh", "--max-input-tokens", str(length - 1))
+    assert code == 0, out
+    retried = json.loads((run_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert retried["error"].startswith(
+        f"input too long: the prompt is {length} tokens, over the limit of {length - 1} (--max-input-tokens)"
+    )
+
+
+def _demo_image(index: int) -> Any:
+    from PIL import Image
+
+    from monkeyeval.tasks.registry import TaskRegistry
+
+    dataset = TaskRegistry.discover().get("demo").dataset
+    row = json.loads(dataset.jsonl.read_text(encoding="utf-8").splitlines()[index])
+    image = Image.open(dataset.image_root / row["image"])
+    image.load()
+    return image
+
+
 @pytest.mark.slow
 def test_every_output_file_is_readable_by_the_team_under_umask_022(tmp_path: Path):
     """run, report -o and gate --write-baseline in a process with umask 022: files 0644, folders 0755."""

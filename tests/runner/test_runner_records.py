@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.support import TinyTask
-from runner.test_runner_run import invoke, run_fake, scores
+from runner.test_runner_run import invoke, predictions, run_fake, scores
 
 
 def test_skipped_lines_limit_and_groups_are_recorded(
@@ -103,3 +103,35 @@ def test_gate_fails_when_skipped_lines_rise(
         "1",
     )
     assert code == 0, out
+
+
+def test_an_overlong_prompt_is_a_per_sample_error_and_is_retried_under_a_new_limit(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=6)
+    rows = [json.loads(line) for line in task.jsonl.read_text(encoding="utf-8").splitlines()]
+    rows[3]["question"] = "x" * 100_000
+    task.jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    results = tmp_path / "results"
+    code, out = run_fake(task, fake_ckpt, results, "--model-option", "context=1000", "--batch-size", "3")
+    assert code == 0, out
+    written = predictions(results)
+    errors = {row["index"]: row["error"] for row in written if row["error"]}
+    assert list(errors) == [3]
+    assert errors[3].startswith("input too long: the prompt is 100003 tokens, over the limit of 984")
+    assert "the model's context of 1000 tokens minus max_new_tokens 16" in errors[3]
+    assert written[2]["prediction"] == "stone" and written[5]["prediction"].startswith("wrong ")
+
+    code, out = run_fake(
+        task, fake_ckpt, results, "--model-option", "context=1000", "--max-input-tokens", "8"
+    )
+    assert code == 0, out
+    assert "1 failed earlier and are retried" in out
+    assert scores(results)["n_errors"] == 1
+    assert "over the limit of 8 (--max-input-tokens)" in predictions(results)[3]["error"]
+
+    code, out = run_fake(
+        task, fake_ckpt, results, "--model-option", "context=1000", "--max-input-tokens", "200000"
+    )
+    assert code == 0, out
+    assert scores(results)["n_errors"] == 0

@@ -194,6 +194,14 @@ class MiniMonkeyAdapter(ModelAdapter):
         question = prompt if IMAGE_PLACEHOLDER in prompt else f"{IMAGE_PLACEHOLDER}\n{prompt}"
         return chat_text(question, self.model.config.system_message)
 
+    def context_length(self) -> int | None:
+        """llm_config's `max_position_embeddings` (InternVL2-2B: 32768)."""
+        return int(self.model.config.llm.max_position_embeddings)
+
+    def input_tokens(self, payload: Any) -> int | None:
+        """Prompt ids, every tile's image tokens included."""
+        return int(payload.input_ids.numel())
+
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
         """Greedy generation of one left-padded batch; samples without a payload give an empty answer."""
         greedy = GreedySettings(

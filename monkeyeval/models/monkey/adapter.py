@@ -241,6 +241,15 @@ class MonkeyAdapter(ModelAdapter):
         """The upstream eval answer for this family (see `decode_answer`)."""
         return decode_answer(self.tokenizer, new_ids, remove_literal_endoftext=self.strips_literal_endoftext)
 
+    def context_length(self) -> int | None:
+        """config.json's `max_position_embeddings` (Qwen-VL: 8192; positions past `seq_length` use NTK)."""
+        value = self.model.config.get("max_position_embeddings")
+        return int(value) if isinstance(value, int) else None
+
+    def input_tokens(self, payload: Any) -> int | None:
+        """Prompt ids, the image span's ids included."""
+        return len(payload["input_ids"])
+
     @torch.inference_mode()
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
         """Left-pad (eod), encode every image once, greedy-decode the batch."""
