@@ -105,6 +105,13 @@ def run_command(
         help="Longer prompts (tokens, images included) are per-sample errors; default: the model's context "
         "minus max_new_tokens.",
     ),
+    preprocess_timeout: float = typer.Option(
+        600.0,
+        "--preprocess-timeout",
+        min=1,
+        help="Seconds a DataLoader worker may take for one batch (a hung image read) before the batch is "
+        "retried; a second failure records its samples as errors.",
+    ),
 ) -> None:
     """Run tasks through a model (see RUN_HELP)."""
     from monkeyeval.runner.distributed import DistContext, die_with_launcher, relaunch_with_torchrun
@@ -146,6 +153,7 @@ def run_command(
         keep_errors=keep_errors,
         rank_timeout_s=rank_timeout,
         max_input_tokens=max_input_tokens,
+        preprocess_timeout_s=preprocess_timeout,
     )
     session = RunSession(request, Console(stderr=True))
     outcomes = session.execute()

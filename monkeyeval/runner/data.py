@@ -52,18 +52,20 @@ def prepare(item: WorkItem, preprocess: Callable[[Sample, str], Any]) -> Prepare
         return Prepared(item, error=describe_preprocess_error(item.sample, exc))
 
 
-class PreprocessDataset:
-    """Map-style dataset for torch's DataLoader: item i -> Prepared."""
+class BatchDataset:
+    """Map-style dataset for torch's DataLoader: batch b -> its Prepared items, packed for the trip back."""
 
-    def __init__(self, items: Sequence[WorkItem], preprocess: Callable[[Sample, str], Any]) -> None:
-        self.items = list(items)
+    def __init__(
+        self, batches: Sequence[Sequence[WorkItem]], preprocess: Callable[[Sample, str], Any]
+    ) -> None:
+        self.batches = [list(batch) for batch in batches]
         self.preprocess = preprocess
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.batches)
 
-    def __getitem__(self, position: int) -> Prepared:
-        return prepare(self.items[position], self.preprocess)
+    def __getitem__(self, position: int) -> list[Prepared]:
+        return [prepare(item, self.preprocess) for item in self.batches[position]]
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def unpack_tensors(obj: Any) -> Any:
 
 
 def _pack_batch(batch: list[Prepared]) -> list[Prepared]:
-    """collate_fn, run in the worker: payload tensors packed for the trip to the main process."""
+    """collate_fn (one call per batch), run in the worker: payload tensors packed for the trip back."""
     return [Prepared(p.item, pack_tensors(p.payload), p.error) for p in batch]
 
 
@@ -117,30 +119,63 @@ def _unpack_batch(batch: list[Prepared]) -> list[Prepared]:
     return [Prepared(p.item, unpack_tensors(p.payload), p.error) for p in batch]
 
 
+DEFAULT_PREPROCESS_TIMEOUT_S = 600.0
+LOADER_FAILURES = ("DataLoader worker", "DataLoader timed out")  # torch's messages for a dead or hung worker
+TRIES_PER_BATCH = 2
+
+
 def iterate_batches(
     items: Sequence[WorkItem],
     preprocess: Callable[[Sample, str], Any],
     batch_size: int,
     num_workers: int,
+    timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S,
 ) -> Iterator[list[Prepared]]:
-    """Batches of prepared items in the given order (workers preprocess ahead of the consumer)."""
+    """Batches of prepared items in the given order (workers preprocess ahead of the consumer).
+
+    A worker that dies (killed, out of memory, a crash in a decoder) or delivers nothing for `timeout_s`
+    stops torch's loader; a fresh loader then resumes at the batch that was awaited. A batch that stops the
+    loader `TRIES_PER_BATCH` times is recorded as preprocessing errors and the run goes on.
+    """
     if batch_size < 1:
         raise BadValue(f"--batch-size must be at least 1, got {batch_size}")
-    if not items:
-        return
+    batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
     if num_workers <= 0:
-        for start in range(0, len(items), batch_size):
-            yield [prepare(item, preprocess) for item in items[start : start + batch_size]]
+        for work in batches:
+            yield [prepare(item, preprocess) for item in work]
         return
+    position, failures = 0, [0] * len(batches)
+    while position < len(batches):
+        try:
+            for batch in _loader(batches[position:], preprocess, num_workers, timeout_s):
+                yield _unpack_batch(batch)
+                position += 1
+        except RuntimeError as exc:
+            if not str(exc).startswith(LOADER_FAILURES):
+                raise
+            failures[position] += 1
+            if failures[position] >= TRIES_PER_BATCH:
+                reason = f"preprocessing failed: a worker preparing this batch died or hung ({exc})"
+                yield [Prepared(item, error=reason) for item in batches[position]]
+                position += 1
+
+
+def _loader(
+    batches: Sequence[Sequence[WorkItem]],
+    preprocess: Callable[[Sample, str], Any],
+    num_workers: int,
+    timeout_s: float,
+) -> Iterator[list[Prepared]]:
+    """A torch DataLoader yielding one packed batch per item of `batches`, in order."""
     from torch.utils.data import DataLoader
 
-    loader: DataLoader[Prepared] = DataLoader(
-        PreprocessDataset(items, preprocess),  # type: ignore[arg-type]
-        batch_size=batch_size,
+    loader: DataLoader[list[Prepared]] = DataLoader(
+        BatchDataset(batches, preprocess),  # type: ignore[arg-type]
+        batch_size=None,
         shuffle=False,
-        num_workers=min(num_workers, max(1, len(items) // batch_size)),
+        num_workers=min(num_workers, len(batches)),
         collate_fn=_pack_batch,
         prefetch_factor=4,
+        timeout=timeout_s,
     )
-    for batch in loader:
-        yield _unpack_batch(batch)
+    yield from loader

@@ -11,7 +11,7 @@ from typing import Any
 
 from monkeyeval.core.types import Generation, PredictionRecord, Sample
 from monkeyeval.models.base import DecodeSettings, ModelAdapter, ModelInput
-from monkeyeval.runner.data import Prepared, WorkItem, iterate_batches
+from monkeyeval.runner.data import DEFAULT_PREPROCESS_TIMEOUT_S, Prepared, WorkItem, iterate_batches
 
 GENERATION_FAILED = "generation failed"  # the error prefix of a sample whose generation raised (retried)
 INPUT_TOO_LONG = "input too long"  # the error prefix of a prompt over the input limit (retried as well)
@@ -114,8 +114,9 @@ def predict(
     batch_size: int,
     num_workers: int,
     preprocess: Callable[[Sample, str], Any] | None = None,
+    preprocess_timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S,
 ) -> Iterator[list[PredictionRecord]]:
     """Yield one list of records per batch, in item order (the caller appends each to its part file)."""
     step = preprocess if preprocess is not None else adapter.preprocessor()
-    for batch in iterate_batches(items, step, batch_size, num_workers):
+    for batch in iterate_batches(items, step, batch_size, num_workers, preprocess_timeout_s):
         yield generate_batch(adapter, batch, settings)

@@ -17,7 +17,7 @@ from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter
 from monkeyeval.models.registry import AdapterRegistry
-from monkeyeval.runner.data import WorkItem
+from monkeyeval.runner.data import DEFAULT_PREPROCESS_TIMEOUT_S, WorkItem
 from monkeyeval.runner.distributed import DistContext, pick_device
 from monkeyeval.runner.sharding import ShardSpec
 from monkeyeval.tasks.config import TaskConfig
@@ -55,6 +55,7 @@ class RunRequest:
     keep_errors: bool = False  # resume keeps failed generations instead of retrying them
     rank_timeout_s: float = 1800.0  # rank 0 gives up on a rank whose part file stops growing this long
     max_input_tokens: int | None = None  # longer prompts are per-sample errors (default: the model's context)
+    preprocess_timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S  # a worker batch taking longer is retried
 
 
 def check_request(request: RunRequest, ctx: DistContext) -> None:

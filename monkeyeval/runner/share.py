@@ -49,7 +49,15 @@ def predict_share(
     progress = Progress(label, len(work), enabled=ctx.is_main, already_done=plan.n_done)
     try:
         with PartAppender(path) as writer:
-            for records in predict(adapter, work, settings, request.batch_size, request.num_workers):
+            batches = predict(
+                adapter,
+                work,
+                settings,
+                request.batch_size,
+                request.num_workers,
+                preprocess_timeout_s=request.preprocess_timeout_s,
+            )
+            for records in batches:
                 writer.append_many(record.to_json() for record in records)
                 progress.advance(len(records), sum(record.error is not None for record in records))
     finally:

@@ -5,13 +5,16 @@ gold answer for even dataset indices, and, with family option `batch_sensitive=t
 third sample when it shares its batch with others (to exercise check-invariance). Family option `delay`
 sleeps per batch (to kill a run mid-way); `fail_on=<index>` makes every batch holding that sample raise
 (until the file named by `fail_unless=<path>` exists: a transient failure); `context=<n>` is its context
-length (a prompt counts one token per character).
+length (a prompt counts one token per character); `kill_worker_on=<index>` / `hang_on=<index>` make a
+DataLoader worker preparing that sample die (SIGKILL) or hang (never in the main process).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,8 +42,17 @@ class FakePayload:
 class PixelDigest:
     """Worker step: decode the image and hash its pixels."""
 
+    kill_worker_on: int | None = None
+    hang_on: int | None = None
+
     def __call__(self, sample: Sample, prompt: str) -> FakePayload:
         from PIL import Image
+        from torch.utils.data import get_worker_info
+
+        if get_worker_info() is not None and sample.index == self.kill_worker_on:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if get_worker_info() is not None and sample.index == self.hang_on:
+            time.sleep(3600)
 
         if sample.image_path is None:
             raise FileNotFoundError(sample.error)
@@ -72,7 +84,8 @@ class FakeAdapter(ModelAdapter):
         self.task_options = dict(options)
 
     def preprocessor(self) -> Callable[[Sample, str], Any]:
-        return PixelDigest()
+        kill, hang = self.task_options.get("kill_worker_on"), self.task_options.get("hang_on")
+        return PixelDigest(None if kill is None else int(kill), None if hang is None else int(hang))
 
     def model_input_text(self, prompt: str) -> str:
         return f"<fake>{prompt}"

@@ -135,3 +135,51 @@ def test_an_overlong_prompt_is_a_per_sample_error_and_is_retried_under_a_new_lim
     )
     assert code == 0, out
     assert scores(results)["n_errors"] == 0
+
+
+def test_a_worker_that_dies_errors_only_its_batch(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=9)
+    results = tmp_path / "results"
+    code, out = run_fake(
+        task,
+        fake_ckpt,
+        results,
+        "--num-workers",
+        "2",
+        "--batch-size",
+        "3",
+        "--model-option",
+        "kill_worker_on=4",
+    )
+    assert code == 0, out
+    rows = predictions(results)
+    errored = [row["index"] for row in rows if row["error"]]
+    assert errored == [3, 4, 5]  # the batch holding sample 4, after a second try; the others are answered
+    assert "a worker preparing this batch died or hung" in rows[4]["error"]
+    assert all(row["prediction"] for row in rows if not row["error"])
+    assert scores(results)["n_errors"] == 3
+
+
+def test_a_worker_that_hangs_is_bounded_by_the_preprocess_timeout(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=4)
+    results = tmp_path / "results"
+    args = (
+        "--num-workers",
+        "1",
+        "--batch-size",
+        "2",
+        "--model-option",
+        "hang_on=1",
+        "--preprocess-timeout",
+        "2",
+    )
+    code, out = run_fake(task, fake_ckpt, results, *args)
+    assert code == 0, out
+    rows = predictions(results)
+    assert [row["index"] for row in rows if row["error"]] == [0, 1]
+    assert "DataLoader timed out after 2.0 seconds" in rows[1]["error"]
+    assert rows[2]["error"] is None and rows[3]["error"] is None
