@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from monkeyeval.cli.errors import EXIT_CODES_HELP, reported
+from monkeyeval.core import jsontext
 from monkeyeval.core.errors import IncompleteResults, UserError
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def read_predictions(path: Path) -> ExternalPredictions:
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw.decode("utf-8"))
+                row = jsontext.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 parsed.problems.append(f"{path}:{line_no}: not a JSON object line ({exc})")
                 continue

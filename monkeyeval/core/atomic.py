@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from monkeyeval.core import jsontext
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically: temp file in the same folder, fsync, rename, fsync the folder.
@@ -116,7 +118,7 @@ def read_jsonl_tolerant(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     complete = complete_lines(path.read_bytes())
-    return [json.loads(line.decode("utf-8")) for line in complete.split(b"\n") if line.strip()]
+    return [jsontext.loads(line.decode("utf-8")) for line in complete.split(b"\n") if line.strip()]
 
 
 def complete_lines(data: bytes) -> bytes:

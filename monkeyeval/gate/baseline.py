@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval import __version__
+from monkeyeval.core import jsontext
 from monkeyeval.core.atomic import atomic_write_json
 from monkeyeval.core.errors import UserError
 from monkeyeval.results.schema import AGGREGATIONS, SCORE_RELEVANT_FIELDS, ResultsError, RunResult
@@ -186,7 +187,7 @@ def load_baseline(path: Path) -> Baseline:
             f"`monkeyeval gate RESULTS --write-baseline {path}`"
         )
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = jsontext.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:
         raise BaselineError(f"{path}: cannot read baseline ({err})") from err
     except json.JSONDecodeError as err:

@@ -8,7 +8,6 @@ left-pads the token tensors into a batch and runs greedy `generate`. Remote code
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,12 @@ from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
 from monkeyeval.models.options import reject_unknown
-from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
+from monkeyeval.models.weights import (
+    CheckpointError,
+    check_weight_files,
+    checkpoint_sha256,
+    resolve_checkpoint,
+)
 
 # Token-aligned tensors (shape (1, seq_len)) that are left-padded; everything else is concatenated on dim 0.
 SEQUENCE_KEYS_PAD: dict[str, str] = {"input_ids": "pad", "attention_mask": "zero"}
@@ -145,10 +149,33 @@ class HFAdapter(ModelAdapter):
         )
 
     @classmethod
+    def _config(cls, folder: Path, options: LoadOptions) -> Any:
+        """config.json through transformers' own validation; a value it refuses is a CheckpointError."""
+        from huggingface_hub.errors import StrictDataclassError  # a config field of the wrong type
+        from transformers import AutoConfig
+
+        try:
+            return AutoConfig.from_pretrained(folder, trust_remote_code=options.trust_remote_code)
+        except (OSError, ValueError, TypeError, KeyError, StrictDataclassError) as exc:
+            raise CheckpointError(
+                f"{folder / 'config.json'}: transformers cannot build a model config from it "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); fix the value or use the "
+                "checkpoint's original file"
+            ) from None
+
+    @classmethod
     def _processor(cls, folder: Path, options: LoadOptions) -> Any:
         from transformers import AutoProcessor
 
-        processor = AutoProcessor.from_pretrained(folder, trust_remote_code=options.trust_remote_code)
+        try:
+            processor = AutoProcessor.from_pretrained(folder, trust_remote_code=options.trust_remote_code)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise CheckpointError(
+                f"{folder}: transformers cannot load the processor (tokenizer and image processor files: "
+                f"tokenizer*.json, processor_config.json, ...): {type(exc).__name__}: {str(exc)[:300]}"
+            ) from None
+        if getattr(processor, "tokenizer", None) is None:
+            raise CheckpointError(f"{folder}: the processor has no tokenizer; the hf family needs one")
         processor.tokenizer.padding_side = "left"
         return processor
 
@@ -159,12 +186,12 @@ class HFAdapter(ModelAdapter):
 
         reject_unknown(cls.family, options.family_options, ())
         folder = resolve_checkpoint(options.checkpoint)
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        config_dtype = config.get("dtype") or config.get("torch_dtype")
-        dtype = resolve_dtype(options.dtype, options.device, config_dtype)
+        config = cls._config(folder, options)
+        dtype = resolve_dtype(options.dtype, options.device, getattr(config, "dtype", None))
         processor = cls._processor(folder, options)
+        check_weight_files(folder)  # a missing, truncated or damaged weights file is named before loading
         model = AutoModelForImageTextToText.from_pretrained(
-            folder, dtype=dtype, trust_remote_code=options.trust_remote_code
+            folder, config=config, dtype=dtype, trust_remote_code=options.trust_remote_code
         )
         model = model.to(options.device).eval()  # type: ignore[arg-type]
         return cls(model, processor, folder, options, dtype)

@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 from monkeyeval.models.base import ModelAdapter
 
@@ -115,7 +116,7 @@ def read_checkpoint_config(checkpoint: str) -> dict[str, Any]:
     if not path.is_file():
         raise AdapterError(f"{folder}: no config.json, so the model family cannot be detected; pass --model")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = jsontext.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise AdapterError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(config, dict):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
@@ -42,7 +43,7 @@ def read_answers(path: Path) -> dict[str, ReplayedAnswer]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = jsontext.loads(line)
             except json.JSONDecodeError as exc:
                 raise ReplayError(
                     f"{path}:{line_no}: not valid JSON ({exc.msg}); fix or delete the line"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 
+from monkeyeval.core import jsontext
 from monkeyeval.core.atomic import utf8
 from monkeyeval.core.errors import UserError
 
@@ -46,8 +46,7 @@ def weight_files(folder: Path) -> list[Path]:
     ):
         index = folder / index_name
         if index.exists():
-            weight_map = json.loads(index.read_text())["weight_map"]
-            return [folder / name for name in sorted(set(weight_map.values()))]
+            return _indexed_shards(index)
         if (folder / single).exists():
             return [folder / single]
     shards = sorted(folder.glob("*.safetensors"))
@@ -59,21 +58,100 @@ def weight_files(folder: Path) -> list[Path]:
     )
 
 
+def _indexed_shards(index: Path) -> list[Path]:
+    """The shard files an index json names (each must exist)."""
+    try:
+        weight_map = jsontext.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        names = sorted({str(name) for name in weight_map.values()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{index}: not a usable shard index ({type(exc).__name__}: {exc}); it must be JSON with a "
+            '"weight_map" object of tensor name -> shard file'
+        ) from None
+    shards = [index.parent / name for name in names]
+    absent = [shard.name for shard in shards if not shard.is_file()]
+    if absent:
+        raise CheckpointError(f"{index}: names shard files that are missing: {absent[:5]}")
+    return shards
+
+
+SAFETENSORS_HEADER_LIMIT = 100 * 1024 * 1024  # the safetensors format's own bound on the header size
+
+
+def check_safetensors(path: Path) -> None:
+    """Raise CheckpointError unless `path` is a whole safetensors file (valid header, all data present)."""
+    problem = _safetensors_problem(path)
+    if problem is not None:
+        raise CheckpointError(
+            f"{path}: not a complete safetensors file: {problem}; download or convert the checkpoint again"
+        )
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file, or None.
+
+    The format: an 8-byte little-endian header length N, N bytes of JSON (tensor -> dtype, shape,
+    data_offsets), then the data, whose size must equal the largest end offset.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+        if length < 2 or length > min(SAFETENSORS_HEADER_LIMIT, size - 8):
+            return f"{size} bytes, no valid header (truncated or not a safetensors file)"
+        header_bytes = handle.read(length)
+    try:
+        header = jsontext.loads(header_bytes)
+        entries = [entry for key, entry in header.items() if key != "__metadata__"]
+        data_size = max((int(entry["data_offsets"][1]) for entry in entries), default=0)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        return f"unreadable header ({type(exc).__name__}: {exc})"
+    expected = 8 + length + data_size
+    if size != expected:
+        return f"{size} bytes where its header describes {expected} (truncated or damaged)"
+    return None
+
+
+def check_weight_files(folder: Path) -> list[Path]:
+    """`weight_files(folder)`, each safetensors file checked whole (see `check_safetensors`)."""
+    files = weight_files(folder)
+    for path in files:
+        if path.suffix == ".safetensors":
+            check_safetensors(path)
+    return files
+
+
 def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     """Every tensor of every weight file, by name (bin files load with weights_only=True)."""
     state: dict[str, torch.Tensor] = {}
-    for path in weight_files(folder):
+    for path in check_weight_files(folder):
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
             part = load_file(str(path))
         else:
-            part = torch.load(path, map_location="cpu", weights_only=True)
+            part = _load_bin(path)
         overlap = state.keys() & part.keys()
         if overlap:
             raise CheckpointError(f"{path}: tensors also present in another shard: {sorted(overlap)[:5]}")
         state.update(part)
     return state
+
+
+def _load_bin(path: Path) -> dict[str, torch.Tensor]:
+    """A `.bin` state dict (weights_only: no code runs); a damaged file is a CheckpointError naming it."""
+    import pickle
+
+    try:
+        part = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: cannot read this PyTorch weights file ({type(exc).__name__}: {str(exc)[:200]}); it is "
+            "truncated, damaged or holds more than tensors"
+        ) from None
+    if not isinstance(part, dict) or not all(isinstance(v, torch.Tensor) for v in part.values()):
+        raise CheckpointError(f"{path}: expected a state dict of tensor name -> tensor")
+    return part
 
 
 def load_strict(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.errors import UserError
+from monkeyeval.core import jsontext
 
 SCHEMA_VERSION = 1
 AGGREGATIONS = ("mean", "sum", "corpus")
@@ -236,7 +237,7 @@ def read_scores_file(path: Path) -> RunResult:
     except (OSError, UnicodeDecodeError) as err:
         raise ResultsError(f"{path}: cannot read file ({err})", path) from None
     try:
-        obj = json.loads(text)
+        obj = jsontext.loads(text)
     except json.JSONDecodeError as err:
         raise ResultsError(
             f"{path}: invalid JSON at line {err.lineno} column {err.colno} ({err.msg}); re-run "

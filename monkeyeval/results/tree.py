@@ -22,6 +22,7 @@ from pathlib import Path
 from monkeyeval.results.layout import SCORES_FILE
 from monkeyeval.results.pair import pair_problem
 from monkeyeval.results.schema import ResultsError, RunResult, read_scores_file
+from monkeyeval.core import jsontext
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def load_sample_scores(predictions_path: Path) -> SampleScores:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = jsontext.loads(line)
             except json.JSONDecodeError as err:
                 raise ResultsError(f"{path}:{line_no}: invalid JSON ({err.msg}); re-score this run") from err
             if not isinstance(row, dict) or "id" not in row:

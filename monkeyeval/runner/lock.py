@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
+from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 
 RUN_LOCK = "run"
@@ -60,7 +61,7 @@ def lock_dir(run_dir: Path) -> Path:
 def read_holder(path: Path) -> LockHolder | None:
     """The holder written in a lock file; None when it vanished or is unreadable (being written)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.loads(path.read_text(encoding="utf-8"))
         return LockHolder(int(data["pid"]), str(data["host"]), str(data["started"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core import jsontext
 from monkeyeval.core.atomic import JsonlAppender, atomic_write_json, json_line, read_jsonl_tolerant
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import PredictionRecord
@@ -133,7 +134,7 @@ def read_metas(run_dir: Path) -> list[dict[str, Any]]:
     for path in part_files(run_dir):
         meta = meta_path(path)
         if meta.is_file():
-            metas.append(json.loads(meta.read_text(encoding="utf-8")))
+            metas.append(jsontext.loads(meta.read_text(encoding="utf-8")))
     return metas
 
 
@@ -180,7 +181,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise PartsError(f"{path}: unreadable run manifest ({exc}); start fresh with --fresh") from exc
     if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Sample
 from monkeyeval.tasks.config import DatasetSpec, TaskConfig
@@ -128,7 +129,7 @@ def _summarise(problems: list[LineProblem], n: int = 3) -> str:
 def _iter_items(path: Path, problems: list[LineProblem]) -> Iterator[tuple[int, Any]]:
     if path.suffix == ".json":
         try:
-            items = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is accepted
+            items = jsontext.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is accepted
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DatasetError(
                 f"{path}: not a valid JSON file ({exc}); expected a JSON array of objects"
@@ -142,7 +143,7 @@ def _iter_items(path: Path, problems: list[LineProblem]) -> Iterator[tuple[int, 
             if not raw.strip():
                 continue
             try:
-                yield line_no, json.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))
+                yield line_no, jsontext.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))
             except UnicodeDecodeError as exc:
                 problems.append(LineProblem(line_no, f"not UTF-8 text ({exc.reason})"))
             except json.JSONDecodeError as exc:
@@ -273,7 +274,7 @@ def _read_annotations(task: TaskConfig) -> dict[str, list[str]]:
     if not path.is_file():
         raise DatasetError(_missing_file_message(task, path, "annotation file"))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.loads(path.read_text(encoding="utf-8"))
         return {
             str(entry["question_id"]): [str(a["answer"]) for a in entry["answers"]]
             for entry in data["annotations"]

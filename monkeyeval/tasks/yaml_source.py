@@ -105,6 +105,10 @@ def read_yaml_file(path: Path) -> tuple[Any, dict[str, int]]:
         raise TaskConfigError(f"{path}{line}: malformed YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise TaskConfigError(f"{path}: malformed YAML: {exc}") from None
+    except RecursionError:
+        raise TaskConfigError(
+            f"{path}: YAML nested too deeply to read; a task file is a flat mapping of a few levels"
+        ) from None
     finally:
         loader.dispose()
     if node is not None:

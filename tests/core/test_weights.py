@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 from monkeyeval.models.weights import (
     CheckpointError,
+    check_safetensors,
     checkpoint_sha256,
     hash_files,
     load_strict,
@@ -139,3 +140,54 @@ def test_dtype_names_short_and_long() -> None:
     assert named_dtype("bf16") is named_dtype("bfloat16") is torch.bfloat16
     assert named_dtype("fp32") is torch.float32
     assert named_dtype("int8") is None
+
+
+def _saved(tmp_path: Path) -> Path:
+    path = tmp_path / "model.safetensors"
+    save_file(_state(), str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda data: data[: len(data) - 10], "where its header describes"),
+        (lambda data: data[: len(data) // 2], "no valid header"),  # cut inside the header
+        (lambda data: data[:-1], "where its header describes"),
+        (lambda data: data + b"\0", "where its header describes"),
+        (lambda data: b"", "0 bytes, no valid header"),
+        (lambda data: data[:7], "no valid header"),
+        (lambda data: (2**40).to_bytes(8, "little") + data[8:], "no valid header"),
+        (lambda data: data[:8] + b"{" * (len(data) - 8), "unreadable header"),
+        (lambda data: b"GARBAGE!" + data[8:], "no valid header"),
+    ],
+)
+def test_a_damaged_safetensors_file_is_named_before_loading(tmp_path: Path, damage, message: str) -> None:
+    path = _saved(tmp_path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(CheckpointError, match="not a complete safetensors file") as caught:
+        read_state_dict(tmp_path)
+    assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_a_whole_safetensors_file_passes_the_check(tmp_path: Path) -> None:
+    check_safetensors(_saved(tmp_path))
+
+
+def test_a_bad_shard_index_is_named(tmp_path: Path) -> None:
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text("[" * 50_000, encoding="utf-8")  # nested too deeply for json: still a clear error
+    with pytest.raises(CheckpointError, match="not a usable shard index"):
+        weight_files(tmp_path)
+    index.write_text(json.dumps({"weight_map": {"a": "model-00001.safetensors"}}), encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"missing: \['model-00001.safetensors'\]"):
+        weight_files(tmp_path)
+
+
+def test_a_truncated_bin_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "pytorch_model.bin"
+    torch.save(_state(), path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="cannot read this PyTorch weights file") as caught:
+        read_state_dict(tmp_path)
+    assert str(path) in str(caught.value)

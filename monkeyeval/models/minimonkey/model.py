@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from monkeyeval.core import jsontext
 from monkeyeval.models.dtypes import resolve_dtype
 from monkeyeval.models.minimonkey.internlm2 import (
     InternLM2Config,
@@ -82,7 +83,7 @@ class MiniMonkeyConfig:
         """Read `<folder>/config.json`."""
         path = folder / "config.json"
         try:
-            raw = json.loads(path.read_text())
+            raw = jsontext.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"{path}: cannot read the checkpoint config ({exc})") from exc
         return cls.from_dict(raw, source=str(path))

@@ -19,6 +19,8 @@ from typing import Any
 import sentencepiece as spm
 import torch
 
+from monkeyeval.core import jsontext
+
 TOKENIZER_FILES = ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -70,7 +72,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsontext.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from error
     if not isinstance(data, dict):

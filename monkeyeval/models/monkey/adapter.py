@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
@@ -91,7 +92,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     """config.json of a checkpoint folder, with a clear error when absent or malformed."""
     path = folder / "config.json"
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = jsontext.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MonkeyAdapterError(f"{folder}: no config.json (is this a Monkey checkpoint folder?)") from None
     except json.JSONDecodeError as exc:
