@@ -65,7 +65,7 @@ def read_predictions(path: Path) -> ExternalPredictions:
             if not raw.strip():
                 continue
             try:
-                row = jsontext.loads(raw.decode("utf-8"))
+                row = jsontext.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))  # BOM accepted
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 parsed.problems.append(f"{path}:{line_no}: not a JSON object line ({exc})")
                 continue
@@ -110,6 +110,11 @@ def build_records(
     if predictions.problems:
         listing = "\n  ".join(predictions.problems[:SHOW_IDS])
         raise ScoreUsageError(f"{len(predictions.problems)} bad lines in {source}:\n  {listing}")
+    if not predictions.rows and not predictions.duplicates:
+        raise ScoreUsageError(
+            f'{source}: holds no predictions; expected one JSON object per line, {{"id": ..., "prediction": '
+            '"..."}'
+        )
     known = {s.id for s in samples}
     unknown = [i for i in predictions.rows if i not in known]
     duplicates = list(dict.fromkeys(predictions.duplicates))
@@ -118,12 +123,13 @@ def build_records(
         if duplicates:
             parts.append(f"{len(duplicates)} duplicate ids (first: {_first(duplicates)})")
         if unknown:
-            parts.append(f"{len(unknown)} ids not in the task's dataset (first: {_first(unknown)})")
-        raise ScoreUsageError(
-            f"{source}: "
-            + "; ".join(parts)
-            + ". Each dataset id must appear at most once; check --task and the id field."
-        )
+            expected = _first([sample.id for sample in samples])
+            parts.append(
+                f"{len(unknown)} ids not in the task's dataset (first: {_first(unknown)}; the dataset's ids "
+                f"look like {expected})"
+            )
+        rule = "each dataset id may appear once" if duplicates else "check --task and the id field"
+        raise ScoreUsageError(f"{source}: " + "; ".join(parts) + f". {rule}.")
     missing_ids = [s.id for s in samples if s.id not in predictions.rows]
     if missing_ids and missing is MissingPolicy.fail:
         raise ScoreValidationError(

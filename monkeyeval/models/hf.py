@@ -16,7 +16,6 @@ from typing import Any
 import torch
 
 from monkeyeval.core.errors import UserError
-from monkeyeval.core.images import require_regular_file
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
@@ -69,7 +68,6 @@ class HFPreprocessor:
 
         if sample.image_path is None:
             raise HFAdapterError(sample.error or "sample has no image")
-        require_regular_file(sample.image_path)
         image = Image.open(sample.image_path)
         image.load()  # decoded exactly as stored; the processor does its own conversion and resizing
         features = self.processor(
@@ -116,6 +114,32 @@ def resolve_dtype(requested: str, device: str, config_dtype: Any) -> torch.dtype
     named = str(config_dtype or "").replace("torch.", "")
     on_gpu = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(named, torch.float32)
     return resolve_dtype_named(requested, device, on_gpu)
+
+
+def require_exact_load(folder: Path, info: dict[str, Any]) -> None:
+    """Every checkpoint tensor used and every parameter filled (as the native families require); else a
+    CheckpointError naming the keys, never a silently half-random model."""
+    problems = [
+        f"{len(info[key])} {label}: {', '.join(sorted(map(_loading_key, info[key]))[:6])}"
+        for key, label in (
+            ("missing_keys", "model tensors not in the checkpoint"),
+            ("unexpected_keys", "checkpoint tensors the model does not use"),
+            ("mismatched_keys", "tensors of the wrong shape"),
+        )
+        if info.get(key)
+    ]
+    if problems:
+        raise CheckpointError(
+            f"{folder}: the weights do not fit the model config.json describes: {'; '.join(problems)}"
+        )
+
+
+def _loading_key(entry: Any) -> str:
+    """A key of transformers' loading info; a mismatch is (key, checkpoint shape, model shape)."""
+    if isinstance(entry, tuple) and len(entry) == 3:
+        key, found, wanted = entry
+        return f"{key} (checkpoint {tuple(found)}, model {tuple(wanted)})"
+    return str(entry)
 
 
 class HFAdapter(ModelAdapter):
@@ -190,10 +214,24 @@ class HFAdapter(ModelAdapter):
         dtype = resolve_dtype(options.dtype, options.device, getattr(config, "dtype", None))
         processor = cls._processor(folder, options)
         check_weight_files(folder)  # a missing, truncated or damaged weights file is named before loading
-        model = AutoModelForImageTextToText.from_pretrained(
-            folder, config=config, dtype=dtype, trust_remote_code=options.trust_remote_code
-        )
-        model = model.to(options.device).eval()  # type: ignore[arg-type]
+        from transformers.utils import logging as transformers_logging
+
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()  # its load report: require_exact_load says it in one line
+        try:
+            loaded: Any = AutoModelForImageTextToText.from_pretrained(
+                folder,
+                config=config,
+                dtype=dtype,
+                trust_remote_code=options.trust_remote_code,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,  # reported by require_exact_load, which refuses them
+            )
+        finally:
+            transformers_logging.set_verbosity(verbosity)
+        model, info = loaded
+        require_exact_load(folder, info)
+        model = model.to(options.device).eval()
         return cls(model, processor, folder, options, dtype)
 
     @classmethod

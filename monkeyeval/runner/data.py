@@ -2,7 +2,8 @@
 
 Each item is preprocessed by the adapter's picklable `preprocessor()` in DataLoader worker processes
 (overlapping with generation in the main process). A sample whose image path escapes the image root, whose
-image is missing or cannot be decoded, carries an error string instead of a payload; the run goes on.
+image is missing, not a regular file (a FIFO, a device) or cannot be decoded, carries an error string instead
+of a payload; the run goes on.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monkeyeval.core.errors import BadValue
+from monkeyeval.core.images import require_regular_file
 from monkeyeval.core.types import Sample
 
 
@@ -47,6 +49,8 @@ def prepare(item: WorkItem, preprocess: Callable[[Sample, str], Any]) -> Prepare
     if item.sample.error is not None:
         return Prepared(item, error=item.sample.error)
     try:
+        if item.sample.image_path is not None:
+            require_regular_file(item.sample.image_path)  # a FIFO or device would block any decoder
         return Prepared(item, payload=preprocess(item.sample, item.prompt))
     except Exception as exc:
         return Prepared(item, error=describe_preprocess_error(item.sample, exc))

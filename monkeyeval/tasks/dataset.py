@@ -186,6 +186,11 @@ def _build_sample(
             LineProblem(line_no, f"answer field {fields.answer!r} must be a string or a list of strings")
         )
         return None
+    if not any(answer.strip() for answer in answers):
+        problems.append(
+            LineProblem(line_no, f"answer field {fields.answer!r} is empty: nothing to score against")
+        )
+        return None
     image_path, error = resolve(image)
     used = {fields.question, fields.answer, fields.id, fields.image}
     return Sample(
