@@ -90,6 +90,15 @@ class RunLock:
             self.release()
             raise
 
+    def check_free(self) -> None:
+        """Raise RunLocked when a live process holds this lock or a conflicting one (nothing is taken)."""
+        if not self.path.parent.is_dir():
+            return
+        for path in [self.path, *self._conflicting()]:
+            holder = read_holder(path)
+            if holder is not None and holder != self.holder and holder.is_alive():
+                raise self._refusal(path, holder)
+
     def release(self) -> None:
         """Give the lock back (only if this process holds it)."""
         if self.held and read_holder(self.path) == self.holder:

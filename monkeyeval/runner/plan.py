@@ -15,8 +15,14 @@ from monkeyeval.results.pair import folder_pair_problem
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.lock import RunLock
 from monkeyeval.runner.parts import PartId, PartsError, next_attempt, write_manifest
-from monkeyeval.runner.request import Resolved, RunRequest, TaskWork
-from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, plan_resume
+from monkeyeval.runner.request import (
+    Resolved,
+    RunRequest,
+    TaskWork,
+    select_max_new_tokens,
+    select_prompt,
+)
+from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, plan_resume, refuse_known_changes
 from monkeyeval.runner.sharding import ShardSpec, contiguous_shard, shard_bounds
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.dataset import jsonl_sha256
@@ -72,6 +78,27 @@ def make_plan(
         return Plan(next_attempt(run_dir), tuple(resume.todo), len(resume.done), resume.n_retried, stale)
     except (ResumeRefused, PartsError) as exc:
         return PlanRefused(str(exc))
+
+
+def refuse_changed_settings(run_dir: Path, task: TaskConfig, resolved: Resolved, request: RunRequest) -> None:
+    """Before any weights load: ResumeRefused when `run_dir`'s earlier run used other settings that are
+    known without the model (max_new_tokens, prompt, dataset, family and its options)."""
+    if request.fresh:
+        return
+    family = resolved.family
+    profile = select_prompt(task, family, resolved.adapter_cls.default_prompt_profile, request.prompt_profile)
+    model: dict[str, Any] = {"family_options": dict(request.model_options)}
+    if resolved.adapter_cls.family:
+        model["family"] = resolved.adapter_cls.family
+    refuse_known_changes(
+        run_dir,
+        {
+            "max_new_tokens": select_max_new_tokens(task, family, request.max_new_tokens),
+            "prompt": {"profile": profile.name, "template": profile.template},
+            "jsonl_sha256": jsonl_sha256(task.dataset.jsonl),
+            "model": model,
+        },
+    )
 
 
 def lock_for(run_dir: Path, shard: ShardSpec | None) -> RunLock:

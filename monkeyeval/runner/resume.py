@@ -61,6 +61,41 @@ def fingerprint_differences(old: dict[str, Any], new: dict[str, Any], prefix: st
     return lines
 
 
+def refuse_known_changes(run_dir: Path, known: dict[str, Any]) -> None:
+    """Before the model loads: refuse when the folder's recorded fingerprint differs in a field already known.
+
+    `known` holds part of a decoding fingerprint (max_new_tokens, prompt, dataset hash, and model fields such
+    as family and family_options); only fields the earlier run recorded are compared. The full check runs
+    again once the model has loaded (`plan_resume`).
+    """
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        return
+    recorded = manifest.get("decoding", {})
+    comparable_model = {k: v for k, v in known.get("model", {}).items() if k in recorded.get("model", {})}
+    new = {**known, "model": comparable_model}
+    old = {key: recorded.get(key) for key in known}
+    old["model"] = {k: recorded.get("model", {}).get(k) for k in comparable_model}
+    differences = fingerprint_differences(old, new)
+    if differences:
+        raise ResumeRefused(_refusal(run_dir, differences))
+
+
+def _refusal(run_dir: Path, differences: list[str]) -> str:
+    listed = "\n  ".join(differences)
+    return (
+        f"{run_dir} was produced with different decoding settings; refusing to mix them:\n  {listed}\n"
+        + _fresh_hint(run_dir)
+    )
+
+
+def _fresh_hint(run_dir: Path) -> str:
+    return (
+        f"To start over, re-run with --fresh (moves {run_dir} aside to {run_dir.name}.old-<time>, deleting "
+        "nothing), or write elsewhere with --results DIR / --model-name NAME."
+    )
+
+
 def move_aside(run_dir: Path) -> Path | None:
     """`--fresh`: rename the old run folder to <name>.old-<UTC time> (nothing is deleted)."""
     run_dir = Path(run_dir)
@@ -86,10 +121,7 @@ def plan_resume(
     fail the same way).
     """
     run_dir = Path(run_dir)
-    fresh_hint = (
-        f"To start over, re-run with --fresh (moves {run_dir} aside to {run_dir.name}.old-<time>, deleting "
-        "nothing), or write elsewhere with --results DIR / --model-name NAME."
-    )
+    fresh_hint = _fresh_hint(run_dir)
     manifest = read_manifest(run_dir)
     if manifest is None:
         if part_files(run_dir) or (run_dir / "predictions.jsonl").exists():
@@ -99,11 +131,7 @@ def plan_resume(
         return ResumePlan(done={}, todo=list(range(len(samples))))
     differences = fingerprint_differences(manifest.get("decoding", {}), fingerprint)
     if differences:
-        listed = "\n  ".join(differences)
-        raise ResumeRefused(
-            f"{run_dir} was produced with different decoding settings; refusing to mix them:\n  {listed}\n"
-            + fresh_hint
-        )
+        raise ResumeRefused(_refusal(run_dir, differences))
     done: dict[int, PredictionRecord] = {}
     retried = 0
     for index, record in read_part_records(run_dir).items():

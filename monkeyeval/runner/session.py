@@ -77,8 +77,12 @@ class RunSession:
         resolved = resolve_request(self.request, self.ctx)
         if self.request.dry_run:
             return [self.dry_run(task, resolved) for task in resolved.tasks]
-        for task in resolved.tasks:  # fail on a broken dataset before loading any weights
+        for task in resolved.tasks:  # fail on a broken dataset or changed settings before loading weights
             self.dataset(task)
+            run_dir = layout.run_dir(self.request.results, self.model_name, task.name)
+            if self.ctx.is_main:  # the other ranks would see rank 0's own lock
+                planning.lock_for(run_dir, self.request.shard).check_free()
+            planning.refuse_changed_settings(run_dir, task, resolved, self.request)
         init_process_group(self.ctx, resolved.options.device)
         try:
             adapter = self.load(resolved)

@@ -183,3 +183,25 @@ def test_a_worker_that_hangs_is_bounded_by_the_preprocess_timeout(
     assert [row["index"] for row in rows if row["error"]] == [0, 1]
     assert "DataLoader timed out after 2.0 seconds" in rows[1]["error"]
     assert rows[2]["error"] is None and rows[3]["error"] is None
+
+
+def test_changed_settings_are_refused_before_the_model_loads(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    task = tiny_task(n=4)
+    results = tmp_path / "results"
+    assert run_fake(task, fake_ckpt, results)[0] == 0
+    for extra, changed in (
+        (("--max-new-tokens", "3"), "max_new_tokens: 16 -> 3"),
+        (("--model-option", "delay=0"), "model.family_options.delay: None -> 0"),
+        (("--prompt-profile", "monkey_vqa"), "prompt.profile: 'task:tiny' -> 'monkey_vqa'"),
+    ):
+        code, out = run_fake(task, fake_ckpt, results, *extra)
+        assert code == 2, out
+        assert changed in out and "--fresh" in out
+        assert "loaded fake model" not in out  # decided from run.json alone
+    task.jsonl.write_text(task.jsonl.read_text(encoding="utf-8").replace("word 0?", "word zero?"), "utf-8")
+    code, out = run_fake(task, fake_ckpt, results)
+    assert code == 2 and "jsonl_sha256" in out and "loaded fake model" not in out
+    code, out = run_fake(task, fake_ckpt, results, "--fresh")
+    assert code == 0, out
