@@ -1,1 +1,1 @@
-"""Results on disk: the results/<model>/<task>/ layout, the scores.json schema, finalising and loading runs."""
+"""Results on disk: the results/<model>/<task>/ layout, the scores.json schema, finalising, loading runs."""

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monkeyeval.core.atomic import utf8
 from monkeyeval.core.environment import software_versions
 from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
 from monkeyeval.results.schema import ResultsError
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.dataset import jsonl_sha256
-from monkeyeval.core.atomic import utf8
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SCORES_FILE = "scores.json"
@@ -40,7 +40,9 @@ def safe_model_name(checkpoint_or_name: str) -> str:
         text = text.strip("/").replace("/", "__")
     text = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("._")
     if not text:
-        raise ResultsError(f"cannot make a results folder name from {checkpoint_or_name!r}; pass --model-name")
+        raise ResultsError(
+            f"cannot make a results folder name from {checkpoint_or_name!r}; pass --model-name"
+        )
     return text
 
 

@@ -10,7 +10,8 @@ import hashlib
 from pathlib import Path
 
 from monkeyeval.results.layout import SCORES_FILE
-from monkeyeval.results.schema import PredictionsDigest, ResultsError, RunResult, read_scores_file
+from monkeyeval.results.reader import read_scores_file
+from monkeyeval.results.schema import PredictionsDigest, ResultsError, RunResult
 
 
 def digest_file(path: Path) -> PredictionsDigest:
@@ -58,7 +59,7 @@ def pair_problem(run: RunResult) -> str | None:
 
 
 def folder_pair_problem(run_dir: Path) -> str | None:
-    """`pair_problem` for the run in `run_dir`, or why its scores.json is unreadable (None: no scores.json)."""
+    """`pair_problem` for the run in `run_dir`, or why its scores.json is unreadable (None: none there)."""
     path = Path(run_dir) / SCORES_FILE
     if not path.is_file():
         return None

@@ -1,6 +1,6 @@
 """Load a results tree: every finished run (scores.json + predictions.jsonl) under a folder.
 
-A run is any folder, at any depth, that holds a `scores.json` (read by `schema.read_scores_file`). The model
+A run is any folder, at any depth, that holds a `scores.json` (read by `reader.read_scores_file`). The model
 and task names come from the file's content, never from the path. Loading is tolerant: a damaged or invalid
 `scores.json` becomes a `LoadProblem` (path + reason) and is skipped; it never aborts the whole load; so does
 a run whose predictions.jsonl is not the file its scores.json scored (`results.pair`), which is also listed in
@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monkeyeval.core import jsontext
 from monkeyeval.results.layout import SCORES_FILE
 from monkeyeval.results.pair import pair_problem
-from monkeyeval.results.schema import ResultsError, RunResult, read_scores_file
-from monkeyeval.core import jsontext
+from monkeyeval.results.reader import read_scores_file
+from monkeyeval.results.schema import ResultsError, RunResult
 
 
 @dataclass(frozen=True)

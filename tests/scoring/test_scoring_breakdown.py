@@ -12,7 +12,7 @@ from monkeyeval.core.paths import builtin_dir
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
 from monkeyeval.results.finalize import finalize_run
-from monkeyeval.results.schema import read_scores_file
+from monkeyeval.results.reader import read_scores_file
 from monkeyeval.results.scoring import score_records
 from monkeyeval.tasks.config import BreakdownSpec, DatasetSpec, TaskConfig
 from monkeyeval.tasks.loader import DataRoot, load_task_file

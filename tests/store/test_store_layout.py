@@ -15,7 +15,8 @@ from monkeyeval.core.types import PredictionRecord
 from monkeyeval.metrics.registry import load_metric_registry
 from monkeyeval.results.finalize import finalize_run
 from monkeyeval.results.layout import run_dir, safe_model_name, task_fingerprint
-from monkeyeval.results.schema import ResultsError, read_scores_file
+from monkeyeval.results.reader import read_scores_file
+from monkeyeval.results.schema import ResultsError
 from monkeyeval.tasks.config import DatasetSpec, TaskConfig
 
 REPO = Path(__file__).resolve().parents[2]
