@@ -41,7 +41,9 @@ def _stdout_console() -> Console:
 
 
 def run_command(
-    task: list[str] = typer.Option(..., "--task", "-t", help="Task or group name (repeatable)."),
+    task: list[str] = typer.Option(
+        ..., "--task", "-t", help="Task or group name (repeatable, or a comma list: demo,ocrbench)."
+    ),
     ckpt: str = typer.Option(
         ...,
         "--ckpt",

@@ -127,10 +127,13 @@ class TaskRegistry:
             raise UnknownTaskError(self._unknown_message(name)) from None
 
     def resolve(self, names: Sequence[str] | Iterable[str]) -> list[TaskConfig]:
-        """Task and group names -> tasks, de-duplicated, in the order given (group members in group order)."""
+        """Task and group names -> tasks, de-duplicated, in the order given (group members in group order).
+
+        Each name may be a comma list (`demo,ocrbench`, as lm-eval's `--tasks` takes); names hold no comma.
+        """
         groups = self.groups()
         picked: dict[str, TaskConfig] = {}
-        for name in names:
+        for name in (part.strip() for entry in names for part in entry.split(",") if part.strip()):
             if name in self.by_name:
                 picked.setdefault(name, self.by_name[name])
             elif name in groups:

@@ -83,6 +83,9 @@ def test_groups_and_resolve(two_dirs, metrics):
     assert groups["other"] == ["task_c"]
     resolved = registry.resolve(["task_b", "grp", "other", "task_c"])
     assert [t.name for t in resolved] == ["task_b", "task_a", "task_c"]
+    commas = registry.resolve(["task_b, grp", "other,,task_c"])  # lm-eval's comma lists, spaces allowed
+    assert [t.name for t in commas] == ["task_b", "task_a", "task_c"]
+    assert registry.get("task_a").group_members == {"grp": ("task_a", "task_b")}  # the definition travels
 
 
 def test_unknown_task_suggests(two_dirs, metrics):
