@@ -11,6 +11,7 @@ import torch
 from monkeyeval.core import jsontext
 from monkeyeval.core.atomic import utf8
 from monkeyeval.core.errors import UserError
+from monkeyeval.models.hash_cache import cached_digest
 
 
 class CheckpointError(UserError, RuntimeError):
@@ -207,6 +208,7 @@ def hash_files(paths: list[Path], chunk: int = 1 << 20) -> str:
 
 
 def checkpoint_sha256(folder: Path, side_files: Sequence[str]) -> str:
-    """SHA-256 over the named side files that exist (config, tokenizer, ...) and every weight file."""
+    """SHA-256 over the named side files that exist (config, tokenizer, ...) and every weight file; computed
+    once per state of those files (`models.hash_cache`)."""
     present = [folder / name for name in side_files if (folder / name).is_file()]
-    return hash_files(present + weight_files(folder))
+    return cached_digest("hash_files", present + weight_files(folder), hash_files)

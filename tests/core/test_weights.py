@@ -191,3 +191,41 @@ def test_a_truncated_bin_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="cannot read this PyTorch weights file") as caught:
         read_state_dict(tmp_path)
     assert str(path) in str(caught.value)
+
+
+def test_checkpoint_digest_is_computed_once_per_state_of_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monkeyeval.models import weights
+
+    monkeypatch.setenv("MONKEYEVAL_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    save_file(_state(), str(folder / "model.safetensors"))
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    reads: list[int] = []
+    real = weights.hash_files
+    monkeypatch.setattr(weights, "hash_files", lambda paths: reads.append(len(paths)) or real(paths))
+    first = checkpoint_sha256(folder, ("config.json",))
+    assert first == real([folder / "config.json", folder / "model.safetensors"])  # same digest as before
+    assert checkpoint_sha256(folder, ("config.json",)) == first and reads == [
+        2
+    ]  # the second start reads nothing
+    (folder / "config.json").write_text("{}", encoding="utf-8")  # same bytes, new ctime: hashed again
+    assert checkpoint_sha256(folder, ("config.json",)) == first and reads == [2, 2]
+    (folder / "config.json").write_text('{"a": 1}', encoding="utf-8")
+    changed = checkpoint_sha256(folder, ("config.json",))
+    assert changed != first and reads == [2, 2, 2]
+    entries = list((tmp_path / "cache" / "checkpoint-hashes").glob("*.json"))
+    assert len(entries) == 3 and all(json.loads(e.read_text())["sha256"] in (first, changed) for e in entries)
+    for entry in entries:
+        entry.write_text("{damaged", encoding="utf-8")  # a damaged entry is recomputed, never trusted
+    assert checkpoint_sha256(folder, ("config.json",)) == changed and len(reads) == 4
+
+
+def test_an_unwritable_cache_still_gives_the_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("MONKEYEVAL_CACHE_DIR", str(blocker / "cache"))
+    save_file(_state(), str(tmp_path / "model.safetensors"))
+    assert checkpoint_sha256(tmp_path, ()) == hash_files([tmp_path / "model.safetensors"])
