@@ -116,7 +116,8 @@ def run_command(
     ),
 ) -> None:
     """Run tasks through a model (see RUN_HELP)."""
-    from monkeyeval.runner.distributed import DistContext, die_with_launcher, relaunch_with_torchrun
+    from monkeyeval.core.lifeline import die_with_launcher
+    from monkeyeval.runner.distributed import DistContext, relaunch_with_torchrun
 
     launched = DistContext.from_env().launched
     if nproc is not None and nproc > 1:

@@ -9,20 +9,17 @@ inside this process, so its exit code is the failed rank's and killing it stops 
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import signal
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from monkeyeval.core.errors import BadValue, RunFailure
+from monkeyeval.core.lifeline import LAUNCHER_PID_ENV
 
 PROCESS_GROUP_TIMEOUT = timedelta(minutes=30)
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -111,23 +108,6 @@ def shutdown(ctx: DistContext) -> None:
         dist.destroy_process_group()
 
 
-def die_with_launcher() -> None:
-    """Linux: have the kernel SIGTERM this torchrun worker when its launcher dies, even by SIGKILL.
-
-    torchrun starts its workers in their own sessions, so killing the launcher's process group used to leave
-    them running (and writing into a results folder their user believed dead). Elsewhere a no-op.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the launcher died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def strip_nproc(argv: Sequence[str]) -> list[str]:
     """The command line without `--nproc N` / `--nproc=N` (what each torchrun worker receives)."""
     out: list[str] = []
@@ -156,6 +136,8 @@ def relaunch_with_torchrun(nproc: int, run_args: Sequence[str]) -> int:
 
     launcher_args = ["--standalone", f"--nproc-per-node={nproc}", "-m", "monkeyeval", "run"]
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # we report failures below
+    previous = os.environ.get(LAUNCHER_PID_ENV)
+    os.environ[LAUNCHER_PID_ENV] = str(os.getpid())  # each worker checks it still has this parent
     try:
         run(parse_args([*launcher_args, *strip_nproc(run_args)]))
     except ChildFailedError as failed:
@@ -166,4 +148,9 @@ def relaunch_with_torchrun(nproc: int, run_args: Sequence[str]) -> int:
             f"rank {rank} was stopped by signal {failure.signal_name()} (pid {failure.pid}); the other ranks "
             "were stopped too. Finished batches are saved: re-run the same command to resume."
         ) from None
+    finally:
+        if previous is None:
+            os.environ.pop(LAUNCHER_PID_ENV, None)
+        else:
+            os.environ[LAUNCHER_PID_ENV] = previous
     return 0

@@ -13,7 +13,7 @@ import os
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -37,7 +37,6 @@ class Case:
     skipped_lines: int | None = None  # a run: scores.json n_skipped_lines must be this
     errors: int | None = None  # a run: scores.json n_errors must be this
     problems: int | None = None  # report/gate: how many "skipped" results lines the output must hold
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------ task folders

@@ -104,6 +104,7 @@ def subprocess_env() -> dict[str, str]:
     env["OMP_NUM_THREADS"] = "1"
     env.pop("MONKEYEVAL_TASKS_PATH", None)
     env.pop("MONKEYEVAL_DATA", None)
+    env.pop("MONKEYEVAL_LAUNCHER_PID", None)
     return env
 
 

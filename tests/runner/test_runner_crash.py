@@ -255,3 +255,31 @@ def test_hf_killed_torchrun_resumes_single_process(hf_task: tuple[TinyTask, byte
     data = (run_dir / "predictions.jsonl").read_bytes()
     assert_complete(data, 48)
     assert data == expected
+
+
+def test_a_worker_whose_launcher_is_already_gone_stops_before_loading_anything():
+    """The race the parent-death signal cannot cover: the launcher died while the worker was starting."""
+    import subprocess
+    import sys
+
+    from runner.support import subprocess_env
+
+    env = {**subprocess_env(), "TORCHELASTIC_RUN_ID": "test"}
+    orphan = subprocess.run(
+        [sys.executable, "-m", "monkeyeval", "--help"],
+        env={**env, "MONKEYEVAL_LAUNCHER_PID": "999999999"},  # not this process's parent
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert orphan.returncode == -signal.SIGTERM and orphan.stdout == ""
+    adopted = subprocess.run(
+        [sys.executable, "-m", "monkeyeval", "--help"],
+        env={**env, "MONKEYEVAL_LAUNCHER_PID": str(os.getpid())},  # the real parent: it runs
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert adopted.returncode == 0 and "Usage" in adopted.stdout

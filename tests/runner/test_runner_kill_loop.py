@@ -26,7 +26,7 @@ from runner.test_runner_crash import fake_args
 
 pytestmark = pytest.mark.slow
 SEED = 20261207
-EPISODES = 8
+EPISODES = 9
 KILLS_PER_EPISODE = 4
 N_SAMPLES = 30
 SLOWER = ("--model-option", "delay=0.15")  # generation lasts about as long as start-up
@@ -87,7 +87,7 @@ def test_seeded_kill_loop_ends_identical_to_an_uninterrupted_run(
             if processes == 2:
                 extra += ["--nproc", "2"]
             process = start_cli(*fake_args(task, fake_ckpt, results, *extra))
-            time.sleep(rng.uniform(0.0, full_run_s * (1.5 if processes == 2 else 0.8)))
+            time.sleep(rng.uniform(0.0, full_run_s * (1.3 if processes == 2 else 0.7)))
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 phases[phase_left_behind(run_dir, N_SAMPLES)] += 1
