@@ -110,7 +110,7 @@ def build_records(
     if predictions.problems:
         listing = "\n  ".join(predictions.problems[:SHOW_IDS])
         raise ScoreUsageError(f"{len(predictions.problems)} bad lines in {source}:\n  {listing}")
-    if not predictions.rows and not predictions.duplicates:
+    if not predictions.rows:  # (a duplicate is only ever a second row of an id in `rows`)
         raise ScoreUsageError(
             f'{source}: holds no predictions; expected one JSON object per line, {{"id": ..., "prediction": '
             '"..."}'

@@ -121,21 +121,25 @@ def run_gate(tree: ResultsTree, baseline: Baseline, options: GateOptions) -> Gat
     """Check every baseline entry against `tree`."""
     if options.mode not in MODES:
         raise ValueError(f"unknown gate mode {options.mode!r}; choose one of {', '.join(MODES)}")
-    verdicts = []
-    for entry in baseline.entries:
-        verdict = check_entry(entry, tree.get(entry.model, entry.task), options)
-        mismatch = tree.inconsistent.get((entry.model, entry.task))
-        if mismatch is not None:
-            verdict.failures.clear()
-            verdict.usage_errors.append(mismatch)
-        verdicts.append(verdict)
+    verdicts = [
+        check_entry(
+            entry,
+            tree.get(entry.model, entry.task),
+            options,
+            inconsistent=tree.inconsistent.get((entry.model, entry.task)),
+        )
+        for entry in baseline.entries
+    ]
     known = {(entry.model, entry.task) for entry in baseline.entries}
     extra = [f"{run.model}/{run.task}" for run in tree.runs if (run.model, run.task) not in known]
     return GateResult(options, verdicts, extra, [str(problem) for problem in tree.problems])
 
 
-def check_entry(entry: BaselineEntry, run: RunResult | None, options: GateOptions) -> TaskVerdict:
-    """The verdict for one baseline entry (`run` is the matching new run, or None)."""
+def check_entry(
+    entry: BaselineEntry, run: RunResult | None, options: GateOptions, inconsistent: str | None = None
+) -> TaskVerdict:
+    """The verdict for one baseline entry (`run` is the matching new run, or None; `inconsistent` says why
+    the newest run's predictions.jsonl and scores.json disagree, a usage error)."""
     tolerance = entry.tolerance if entry.tolerance is not None else options.tolerance
     verdict = TaskVerdict(
         model=entry.model,
@@ -146,6 +150,9 @@ def check_entry(entry: BaselineEntry, run: RunResult | None, options: GateOption
         tolerance=tolerance,
         base_score=entry.score,
     )
+    if inconsistent is not None:
+        verdict.usage_errors.append(inconsistent)
+        return verdict
     if run is None:
         verdict.failures.append("missing: no valid scores.json for this model and task in the results")
         return verdict

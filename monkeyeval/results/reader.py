@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from monkeyeval.core import jsontext
 from monkeyeval.results.schema import (
@@ -129,7 +129,7 @@ def _parse_digest(value: Any, path: Path) -> PredictionsDigest | None:
     return PredictionsDigest(value["sha256"], int(value["count"]))
 
 
-def _is_count(value: Any) -> bool:
+def _is_count(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
@@ -182,7 +182,7 @@ def _parse_breakdown(value: Any, label: str, path: Path) -> tuple[CategoryScore,
             raise ResultsError(f"{path}: {where!r} must be an object with 'score' and 'n'", path)
         raw_score = entry.get("score")
         n = entry.get("n")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        if not _is_count(n):
             raise ResultsError(f"{path}: {where}.n must be a non-negative integer, got {n!r}", path)
         parsed.append(
             CategoryScore(

@@ -57,7 +57,7 @@ def prepare(item: WorkItem, preprocess: Callable[[Sample, str], Any]) -> Prepare
 
 
 class BatchDataset:
-    """Map-style dataset for torch's DataLoader: batch b -> its Prepared items, packed for the trip back."""
+    """Map-style dataset for torch's DataLoader: batch b -> its Prepared items (prepared in a worker)."""
 
     def __init__(
         self, batches: Sequence[Sequence[WorkItem]], preprocess: Callable[[Sample, str], Any]

@@ -82,21 +82,22 @@ class RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._create()
         try:
-            for other in self._conflicting():
-                holder = read_holder(other)
-                if holder is not None and holder.is_alive():
-                    raise self._refusal(other, holder)
+            self._refuse_live(self._conflicting())
         except BaseException:
             self.release()
             raise
 
     def check_free(self) -> None:
-        """Raise RunLocked when a live process holds this lock or a conflicting one (nothing is taken)."""
-        if not self.path.parent.is_dir():
-            return
-        for path in [self.path, *self._conflicting()]:
+        """Before `acquire`: RunLocked when a live process holds this lock or a conflicting one (nothing is
+        taken)."""
+        if self.path.parent.is_dir():
+            self._refuse_live([self.path, *self._conflicting()])
+
+    def _refuse_live(self, paths: list[Path]) -> None:
+        """RunLocked naming the first of `paths` held by a live process."""
+        for path in paths:
             holder = read_holder(path)
-            if holder is not None and holder != self.holder and holder.is_alive():
+            if holder is not None and holder.is_alive():
                 raise self._refusal(path, holder)
 
     def release(self) -> None:

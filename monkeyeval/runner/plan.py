@@ -14,7 +14,7 @@ from typing import Any
 from monkeyeval.results.pair import folder_pair_problem
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.lock import RunLock
-from monkeyeval.runner.parts import PartId, PartsError, next_attempt, write_manifest
+from monkeyeval.runner.parts import PartId, PartsError, next_attempt, read_manifest, write_manifest
 from monkeyeval.runner.request import (
     Resolved,
     RunRequest,
@@ -22,7 +22,13 @@ from monkeyeval.runner.request import (
     select_max_new_tokens,
     select_prompt,
 )
-from monkeyeval.runner.resume import ResumeRefused, decoding_fingerprint, plan_resume, refuse_known_changes
+from monkeyeval.runner.resume import (
+    ResumeRefused,
+    decoding_fingerprint,
+    plan_resume,
+    prompt_fingerprint,
+    refuse_known_changes,
+)
 from monkeyeval.runner.sharding import ShardSpec, contiguous_shard, shard_bounds
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.dataset import jsonl_sha256
@@ -57,7 +63,7 @@ def make_plan(
 ) -> Plan | PlanRefused:
     """Check the earlier run (if any), write run.json, and say what is left to predict."""
     try:
-        prompt = {"profile": work.profile.name, "template": work.profile.template}
+        prompt = prompt_fingerprint(work.profile)
         dataset_sha256 = jsonl_sha256(task.dataset.jsonl)
         fingerprint = decoding_fingerprint(model_fingerprint, work.max_new_tokens, prompt, dataset_sha256)
         samples = [item.sample for item in work.items]
@@ -83,8 +89,9 @@ def make_plan(
 def refuse_changed_settings(run_dir: Path, task: TaskConfig, resolved: Resolved, request: RunRequest) -> None:
     """Before any weights load: ResumeRefused when `run_dir`'s earlier run used other settings that are
     known without the model (max_new_tokens, prompt, dataset, family and its options)."""
-    if request.fresh:
-        return
+    manifest = None if request.fresh else read_manifest(run_dir)
+    if manifest is None:
+        return  # no earlier run to compare with (nothing is hashed)
     family = resolved.family
     profile = select_prompt(task, family, resolved.adapter_cls.default_prompt_profile, request.prompt_profile)
     model: dict[str, Any] = {"family_options": dict(request.model_options)}
@@ -92,9 +99,10 @@ def refuse_changed_settings(run_dir: Path, task: TaskConfig, resolved: Resolved,
         model["family"] = resolved.adapter_cls.family
     refuse_known_changes(
         run_dir,
+        manifest.get("decoding", {}),
         {
             "max_new_tokens": select_max_new_tokens(task, family, request.max_new_tokens),
-            "prompt": {"profile": profile.name, "template": profile.template},
+            "prompt": prompt_fingerprint(profile),
             "jsonl_sha256": jsonl_sha256(task.dataset.jsonl),
             "model": model,
         },

@@ -20,6 +20,7 @@ from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.runner.engine import RETRIED_ERRORS
 from monkeyeval.runner.parts import part_files, read_manifest, read_part_records
+from monkeyeval.tasks.prompts import PromptProfile
 
 NON_BLOCKING_MODEL_KEYS = frozenset({"checkpoint", "batch_size", "world_size"})
 
@@ -61,21 +62,22 @@ def fingerprint_differences(old: dict[str, Any], new: dict[str, Any], prefix: st
     return lines
 
 
-def refuse_known_changes(run_dir: Path, known: dict[str, Any]) -> None:
-    """Before the model loads: refuse when the folder's recorded fingerprint differs in a field already known.
+def prompt_fingerprint(profile: PromptProfile) -> dict[str, str]:
+    """The prompt part of the decoding fingerprint."""
+    return {"profile": profile.name, "template": profile.template}
+
+
+def refuse_known_changes(run_dir: Path, recorded: dict[str, Any], known: dict[str, Any]) -> None:
+    """Before the model loads: refuse when the earlier run's `recorded` decoding fingerprint (its run.json)
+    differs in a field already known.
 
     `known` holds part of a decoding fingerprint (max_new_tokens, prompt, dataset hash, and model fields such
-    as family and family_options); only fields the earlier run recorded are compared. The full check runs
-    again once the model has loaded (`plan_resume`).
+    as family and family_options); only model fields the earlier run recorded are compared. The full check
+    runs again once the model has loaded (`plan_resume`).
     """
-    manifest = read_manifest(run_dir)
-    if manifest is None:
-        return
-    recorded = manifest.get("decoding", {})
-    comparable_model = {k: v for k, v in known.get("model", {}).items() if k in recorded.get("model", {})}
-    new = {**known, "model": comparable_model}
-    old = {key: recorded.get(key) for key in known}
-    old["model"] = {k: recorded.get("model", {}).get(k) for k in comparable_model}
+    recorded_model = recorded.get("model", {})
+    new = {**known, "model": {k: v for k, v in known["model"].items() if k in recorded_model}}
+    old = {key: recorded.get(key) for key in known} | {"model": {k: recorded_model[k] for k in new["model"]}}
     differences = fingerprint_differences(old, new)
     if differences:
         raise ResumeRefused(_refusal(run_dir, differences))
