@@ -6,8 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from monkeyeval.core.numbers import format_delta, format_score
 from monkeyeval.gate.compare import Flip, GateResult, TaskVerdict
-from monkeyeval.report.tables import display_value
 
 MAX_PREDICTION_CHARS = 200
 STATUS_LABEL = {"pass": "PASS", "fail": "DRIFT", "error": "ERROR"}
@@ -105,20 +105,14 @@ def markdown_gate(result: GateResult, max_flips: int = 20) -> str:
 
 def _summary_row(verdict: TaskVerdict) -> list[str]:
     agg = verdict.aggregation
-    base = display_value(verdict.base_score, agg)
-    new = "missing" if verdict.new_score is None else display_value(verdict.new_score, agg)
-    delta = "—" if verdict.new_score is None else _display_delta(verdict.new_score - verdict.base_score, agg)
+    base = format_score(verdict.base_score, agg)
+    new = "missing" if verdict.new_score is None else format_score(verdict.new_score, agg)
+    delta = "—" if verdict.new_score is None else format_delta(verdict.new_score - verdict.base_score, agg)
     tolerance = f"±{_display_norm(verdict.tolerance, agg, verdict.n)}"
     p_value = "—" if verdict.paired is None else f"{verdict.paired.p_value_drop:.3g}"
     flips = f"{len(verdict.right_to_wrong)}/{len(verdict.wrong_to_right)}" if verdict.flips_checked else "—"
     return [verdict.model, verdict.task, verdict.metric, base, new, delta, tolerance, p_value, flips,
             STATUS_LABEL[verdict.outcome]]  # fmt: skip
-
-
-def _display_delta(delta: float, aggregation: str) -> str:
-    if aggregation == "sum":
-        return f"{delta:+.0f}" if float(delta).is_integer() else f"{delta:+.1f}"
-    return f"{delta * 100:+.1f}"
 
 
 def _display_norm(value: float, aggregation: str, n: int) -> str:

@@ -1,7 +1,7 @@
 """Format-independent table views of a leaderboard (headers + string cells), shared by md/html/rich.
 
-Display scale: `mean` metrics (fractions) and `corpus` metrics (CIDEr) are shown ×100 with one decimal, as the
-papers print them; `sum` metrics (OCRBench) are shown as the raw count. The csv/json outputs keep raw numbers.
+Numbers follow the one format of `monkeyeval.core.numbers` (percentages with one decimal, counts for sums);
+the csv/json outputs keep raw numbers.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from monkeyeval.core.numbers import format_score, format_score_ci
 from monkeyeval.report.leaderboard import HEALTH_COLUMNS, RUN_INFO_KEYS, Leaderboard, has_health_issue
 
 HEALTH_MARK = "⚠"
@@ -33,21 +34,11 @@ class TableView:
     rows: list[list[str]]
 
 
-def display_value(value: float, aggregation: str) -> str:
-    """A score on its display scale (see module docstring)."""
-    if aggregation == "sum":
-        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-    return f"{value * 100:.1f}"
-
-
 def task_cell(row: dict[str, Any]) -> str:
     """`score [low, high] n=N` plus the health mark."""
-    aggregation = str(row["aggregation"])
-    text = display_value(float(row["score"]), aggregation)
-    if row.get("ci95_low") is not None and row.get("ci95_high") is not None:
-        low = display_value(float(row["ci95_low"]), aggregation)
-        high = display_value(float(row["ci95_high"]), aggregation)
-        text += f" [{low}, {high}]"
+    has_ci = row.get("ci95_low") is not None and row.get("ci95_high") is not None
+    ci95 = (float(row["ci95_low"]), float(row["ci95_high"])) if has_ci else None
+    text = format_score_ci(float(row["score"]), ci95, str(row["aggregation"]))
     text += f" n={int(row['n'])}"
     if row.get("limit") is not None:
         text += f" limit={int(row['limit'])}"
@@ -69,7 +60,7 @@ def group_cells(row: dict[str, Any] | None) -> tuple[str, str]:
         return text, MISSING_CELL
     if not row["averaged"]:
         return "no mean-metric tasks", MISSING_CELL
-    return display_value(float(row["macro"]), "mean"), display_value(float(row["micro"]), "mean")
+    return format_score(float(row["macro"]), "mean"), format_score(float(row["micro"]), "mean")
 
 
 def leaderboard_table(board: Leaderboard) -> TableView:
@@ -173,7 +164,7 @@ def _flatten_breakdown(entries: list[dict[str, Any]]) -> list[BreakdownLine]:
 
 def _category_cell(entry: dict[str, Any], aggregation: str) -> str:
     score = entry.get("score")
-    text = MISSING_CELL if score is None else display_value(float(score), aggregation)
+    text = MISSING_CELL if score is None else format_score(float(score), aggregation)
     return f"{text} n={int(entry['n'])}"
 
 
