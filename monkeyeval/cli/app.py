@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 import typer
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from monkeyeval import __version__
 
@@ -31,7 +32,7 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
-        rich_markup_mode="rich",
+        rich_markup_mode=None,  # click's plain help: flags shown as flags, words never split
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_root_options)
@@ -54,6 +55,23 @@ def _root_options(
     """Options of `monkeyeval` itself (before the command)."""
 
 
+def build_command() -> TyperGroup:
+    """The click command behind the app, with argparse-style metavars (`--batch-size BATCH_SIZE`) in place
+    of typer's type names (`<int range>`), as lm-eval users read them; arguments by their names."""
+    group = typer.main.get_command(build_app())
+    assert isinstance(group, TyperGroup)
+    for command in (group, *group.commands.values()):
+        for param in command.params:
+            if param.metavar is not None or not param.name:
+                continue
+            if isinstance(param, TyperArgument):
+                param.metavar = param.name.upper()
+            elif isinstance(param, TyperOption) and not (param.is_flag or param.count):
+                long_names = [opt for opt in param.opts if opt.startswith("--")] or [param.name]
+                param.metavar = long_names[0].lstrip("-").replace("-", "_").upper()
+    return group
+
+
 def main() -> None:
     """Console-script entry point."""
-    build_app()()
+    build_command()()

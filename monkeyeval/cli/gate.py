@@ -12,8 +12,8 @@ DEFAULT_TOLERANCE = 0.01
 
 GATE_HELP = """Fail CI when scores drift from an approved baseline, or write that baseline.
 
-[bold]Approve[/bold]: `monkeyeval gate results/ --write-baseline baseline.json [--tolerance X]`
-[bold]Check[/bold]: `monkeyeval gate results/ --baseline baseline.json [--mode paired]`
+Approve: `monkeyeval gate results/ --write-baseline baseline.json [--tolerance X]`
+Check: `monkeyeval gate results/ --baseline baseline.json [--mode paired]`
 (after `monkeyeval run --task demo --ckpt demo`, both work as written from the same folder)
 
 Rules, per baseline (model, task):

@@ -19,13 +19,12 @@ RUN_HELP = """Run tasks through a model and write predictions + scores to result
 
 Examples:
 
+\b
   monkeyeval run --task demo --ckpt demo
-
-  monkeyeval run --task monkey_paper --ckpt echo840/Monkey --batch-size 8 --nproc 4
-
-  torchrun --nproc-per-node 8 -m monkeyeval run --task docvqa_test --ckpt /ckpt/Monkey
-
-  monkeyeval run --task ocrbench --ckpt mx262/MiniMonkey --shard 3/16   (then: monkeyeval merge DIR)
+  monkeyeval run --task monkey_paper --ckpt echo840/Monkey --nproc 4
+  torchrun --nproc-per-node 8 -m monkeyeval run --task docvqa_test --ckpt DIR
+  monkeyeval run --task ocrbench --ckpt mx262/MiniMonkey --shard 3/16
+  monkeyeval merge results/mx262__MiniMonkey/ocrbench      (after all shards)
 
 Re-running the same command resumes: finished samples are skipped, whatever world size wrote them.
 

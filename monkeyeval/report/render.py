@@ -1,8 +1,8 @@
-"""Leaderboard renderers: rich (terminal), md, csv, json, html (one self-contained file, no network refs)."""
+"""Leaderboard renderers: rich (terminal), md, csv, json, html (`monkeyeval.report.html.page.render_html`:
+one self-contained file, no network refs)."""
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import os
@@ -13,6 +13,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from monkeyeval.report.html.page import render_html
 from monkeyeval.report.leaderboard import Leaderboard
 from monkeyeval.report.tables import LEGEND, TableView, all_tables
 
@@ -148,52 +149,6 @@ def render_csv(board: Leaderboard) -> str:
 def render_json(board: Leaderboard) -> str:
     """`Leaderboard.to_dict()` as pretty JSON (round-trips through `Leaderboard.from_dict`)."""
     return json.dumps(board.to_dict(), ensure_ascii=False, indent=2) + "\n"
-
-
-HTML_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0 2em 0; font-size: 14px; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-tr:nth-child(even) td { background: #fafafa; }
-td.health { color: #a15c00; }
-p.legend { color: #555; font-size: 13px; max-width: 60em; }
-"""
-
-
-def render_html(board: Leaderboard) -> str:
-    """One self-contained HTML page: inline CSS, no scripts, no external links; every value escaped."""
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        "<title>monkeyeval leaderboard</title>",
-        f"<style>{HTML_STYLE}</style>",
-        "</head>",
-        "<body>",
-        "<h1>monkeyeval leaderboard</h1>",
-    ]
-    for view in all_tables(board):
-        parts.append(f"<h2>{html.escape(view.title)}</h2>")
-        parts.append(_html_table(view))
-    parts.append(f'<p class="legend">{html.escape(LEGEND)}</p>')
-    parts += ["</body>", "</html>", ""]
-    return "\n".join(parts)
-
-
-def _html_table(view: TableView) -> str:
-    lines = ["<table>", "<thead><tr>"]
-    lines += [f"<th>{html.escape(header)}</th>" for header in view.headers]
-    lines += ["</tr></thead>", "<tbody>"]
-    for row in view.rows:
-        cells = []
-        for cell in row:
-            css = ' class="health"' if cell.endswith("⚠") else ""
-            cells.append(f"<td{css}>{html.escape(cell)}</td>")
-        lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines += ["</tbody>", "</table>"]
-    return "\n".join(lines)
 
 
 def _md_table(view: TableView) -> str:

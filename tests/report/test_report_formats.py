@@ -139,10 +139,14 @@ def test_html_is_self_contained_balanced_and_escaped(board: Leaderboard) -> None
     parser.close()
     assert parser.stack == []
     assert "style" in parser.tags and "table" in parser.tags
-    assert not parser.tags & {"script", "link", "img", "iframe"}  # the model named <script> is escaped text
+    assert not parser.tags & {"link", "img", "iframe"}
+    assert text.count("<script") == 1 and "<script>" in text  # the page's own inline script, no src
     assert not any(name in {"src", "href"} for name, _ in parser.attrs)
     body = "".join(parser.text)
-    assert "B|<script>" in body and "61.2 [58.0, 64.0] n=200 ⚠" in body
+    assert "B|<script>" in body  # the model named <script> is escaped text
+    titles = [value for name, value in parser.attrs if name == "title"]
+    assert "61.2 [58.0, 64.0] n=200 ⚠" in titles  # the run's full cell text as its tooltip
+    assert "[58.0, 64.0] n=200" in body and "⚠" in body
 
 
 def test_rich_text_lists_scores_and_health(board: Leaderboard) -> None:
