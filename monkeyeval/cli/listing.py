@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
 from monkeyeval.cli.errors import reported
+
+JSON_HELP = "Print JSON (one object per entry) instead of a table."
 
 
 def _display_path(path: Path, roots: tuple[Path, ...]) -> str:
@@ -14,6 +17,22 @@ def _display_path(path: Path, roots: tuple[Path, ...]) -> str:
         if path.is_relative_to(root):
             return f"{root.name}/{path.relative_to(root)}"
     return str(path)
+
+
+def _package_relative(source: str) -> str:
+    """A plugin file shown from its top-level package (`metrics/anls.py`), never as a site-packages path;
+    entry points and other non-file sources are shown as they are."""
+    path = Path(source)
+    if not path.is_absolute() or not path.is_file():
+        return source
+    top = path.parent
+    while (top.parent / "__init__.py").is_file():
+        top = top.parent
+    return str(path.relative_to(top.parent))
+
+
+def _print_json(rows: list[dict[str, object]]) -> None:
+    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
 def tasks_command(
@@ -27,6 +46,7 @@ def tasks_command(
         help="Folder relative dataset paths resolve against (default: $MONKEYEVAL_DATA, else the cwd).",
     ),
     group: str | None = typer.Option(None, "--group", "-g", help="Only list the tasks of this group."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List tasks (metric, max_new_tokens, groups, source YAML) and groups.
 
@@ -43,6 +63,21 @@ def tasks_command(
     console = Console()
     registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
     selected = registry.resolve([group]) if group else registry.tasks()
+    if as_json:
+        _print_json(
+            [
+                {
+                    "task": task.name,
+                    "metrics": list(task.metrics),
+                    "max_new_tokens": task.max_new_tokens,
+                    "family_max_new_tokens": dict(task.family_max_new_tokens),
+                    "groups": list(task.groups),
+                    "source": _display_path(task.source, registry.searched),
+                }
+                for task in selected
+            ]
+        )
+        return
     table = Table(title=f"{len(selected)} tasks")
     for column in ("task", "metric", "max_new_tokens", "groups", "source"):
         table.add_column(column, overflow="fold")
@@ -70,7 +105,7 @@ def tasks_command(
     )
 
 
-def metrics_command() -> None:
+def metrics_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List metrics: name, aliases, aggregation, version and where each is defined."""
     from rich.console import Console
     from rich.markup import escape
@@ -82,6 +117,20 @@ def metrics_command() -> None:
     aliases_of: dict[str, list[str]] = {}
     for alias, canonical in registry.aliases().items():
         aliases_of.setdefault(canonical, []).append(alias)
+    if as_json:
+        _print_json(
+            [
+                {
+                    "metric": metric.name,
+                    "aliases": aliases_of.get(metric.name, []),
+                    "aggregation": metric.aggregation,
+                    "version": metric.version,
+                    "source": _package_relative(registry.source(metric.name)),
+                }
+                for metric in registry.all()
+            ]
+        )
+        return
     table = Table(title=f"{len(registry.names())} metrics")
     for column in ("metric", "aliases", "aggregation", "version", "source"):
         table.add_column(column, overflow="fold")
@@ -91,7 +140,7 @@ def metrics_command() -> None:
             ", ".join(aliases_of.get(metric.name, [])),
             metric.aggregation,
             metric.version,
-            escape(registry.source(metric.name)),
+            escape(_package_relative(registry.source(metric.name))),
         )
     Console().print(table)
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from monkeyeval.cli.errors import reported
 from monkeyeval.core.errors import UserError
 
-FORMAT_HELP = "rich (terminal), md, csv, json or html (one self-contained file)."
+if TYPE_CHECKING:
+    from monkeyeval.report.leaderboard import Leaderboard
+
+FORMAT_HELP = (
+    "rich (terminal), md, csv, json, html (one self-contained file), or svg / png (the --plot chart alone; "
+    "png needs `pip install 'monkeyeval[plots]'`)."
+)
+CHART_FORMATS = ("svg", "png")
+PLOTS = ("radar", "bars")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,14 +33,24 @@ def report(
     group: list[str] = typer.Option(
         [], "--group", "-g", help="Only this group's tasks and aggregate (repeatable)."
     ),
+    plot: str = typer.Option("radar", "--plot", help="Chart of --format svg/png: radar (a group) or bars."),
+    samples: int = typer.Option(
+        200, "--samples", min=0, help="html: samples embedded per run in its sample browser (0: none)."
+    ),
+    compare: list[str] = typer.Option(
+        [], "--compare", help="html: MODEL_A:MODEL_B, list the samples that flip between them (repeatable)."
+    ),
 ) -> None:
     """Build a leaderboard: models x tasks with 95% CIs and n, group macro/micro means, run health.
 
     Damaged scores.json files are listed and skipped. Exit codes: 0 ok, 2 usage error (missing folder,
     unknown format or group).
 
-    Example (after `monkeyeval run --task demo --ckpt demo`):
-    `monkeyeval report results/ --format html -o leaderboard.html`
+    Examples (after `monkeyeval run --task demo --ckpt demo`):
+
+    \b
+      monkeyeval report results/ --format html -o leaderboard.html
+      monkeyeval report results/ --format svg --plot bars -o bars.svg
     """
     from rich.text import Text
 
@@ -41,18 +60,52 @@ def report(
     from monkeyeval.results.tree import load_results
 
     err = make_console(stderr=True)
-    if fmt not in FORMATS:
-        raise UserError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in (*FORMATS, *CHART_FORMATS):
+        raise UserError(f"unknown --format {fmt!r}; choose one of {', '.join((*FORMATS, *CHART_FORMATS))}")
+    if plot not in PLOTS:
+        raise UserError(f"unknown --plot {plot!r}; choose radar or bars")
+    pairs = [_model_pair(text) for text in compare]
     tree = load_results(results_dir)
     board = build_leaderboard(tree, group)
     for problem in tree.problems:
         err.print(Text.assemble(("skipped ", "yellow"), str(problem)), highlight=False)
     if not tree.runs:
         err.print(f"[yellow]warning:[/yellow] no valid scores.json under {results_dir}", highlight=False)
+    if fmt in CHART_FORMATS:
+        _write_chart(board, plot, fmt, group, output)
+        return
+    if fmt == "html":
+        from monkeyeval.report.html import render_html
+        from monkeyeval.report.html.samples import samples_sections
+
+        sections = samples_sections(tree, max_samples=samples, compare=pairs) if samples or pairs else []
+        text = render_html(board, sections=sections)
+    else:
+        text = render(board, fmt)
     if output is not None:
-        atomic_write_text(output, render(board, fmt))
+        atomic_write_text(output, text)
         err.print(f"wrote {output}", highlight=False)
     elif fmt == "rich":
         make_console().print(rich_renderable(board))
     else:
-        typer.echo(render(board, fmt), nl=False)
+        typer.echo(text, nl=False)
+
+
+def _model_pair(text: str) -> tuple[str, str]:
+    first, sep, second = text.partition(":")
+    if not sep or not first or not second:
+        raise UserError(f"--compare {text!r}: write two model folder names as MODEL_A:MODEL_B")
+    return first, second
+
+
+def _write_chart(board: Leaderboard, plot: str, fmt: str, group: list[str], output: Path | None) -> None:
+    from monkeyeval.core.atomic import atomic_write_bytes
+    from monkeyeval.report.html.plots import render_plot
+
+    if output is None:
+        raise UserError(f"--format {fmt} writes a file: add -o chart.{fmt}")
+    if len(group) > 1:
+        raise UserError("a chart shows one group: pass a single --group")
+    data = render_plot(board, plot, fmt, group[0] if group else None)  # type: ignore[arg-type]
+    atomic_write_bytes(output, data)
+    typer.echo(f"wrote {output}", err=True)

@@ -200,12 +200,6 @@ def score_file(
     return ScoreOutcome(result, target, len(loaded.problems), missing_ids)
 
 
-def _format_score(value: float | None, aggregation: str) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.0f}" if aggregation == "sum" else f"{value:.4f}"
-
-
 def print_summary(outcome: ScoreOutcome) -> None:
     """Rich table: every metric with its CI, then the health counts."""
     result, target, n_dataset_problems = outcome.result, outcome.run_dir, outcome.n_dataset_problems
@@ -213,20 +207,17 @@ def print_summary(outcome: ScoreOutcome) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from monkeyeval.core.numbers import format_interval, format_score
+
     console = Console()
     table = Table(title=f"{result.model} / {result.task}")
     table.add_column("metric")
     table.add_column("score", justify="right")
     table.add_column("95% CI", justify="right")
     for name, metric in result.metrics.items():
-        ci = metric.ci95
-        ci_text = (
-            f"[{_format_score(ci[0], metric.aggregation)}, {_format_score(ci[1], metric.aggregation)}]"
-            if ci
-            else "n/a"
-        )
+        ci_text = format_interval(metric.ci95, metric.aggregation) or "n/a"
         label = f"{name} (primary)" if name == result.metric else name
-        table.add_row(label, _format_score(metric.score, metric.aggregation), ci_text)
+        table.add_row(label, format_score(metric.score, metric.aggregation), ci_text)
     console.print(table)
     console.print(
         f"n={result.n}  scored={result.n_scored}  errors={result.n_errors}  empty={result.n_empty}  "

@@ -71,24 +71,26 @@ def rich_gate(result: GateResult, max_flips: int = 20) -> Group:
 
 
 def markdown_gate(result: GateResult, max_flips: int = 20) -> str:
-    """A PR-comment Markdown summary: headline, table, reasons, flipped samples, skipped files."""
+    """A concise PR comment: headline, then the drifted and failing tasks (errors first) with their
+    reasons and flipped samples, then every passing task in one line, then skipped files."""
     out = [f"## monkeyeval gate: {HEADLINE[result.exit_code]}", "", f"`{options_line(result)}`", ""]
-    out.append(_md_row(SUMMARY_HEADERS))
-    out.append("|" + "|".join("---" for _ in SUMMARY_HEADERS) + "|")
-    out += [_md_row(row) for row in summary_rows(result)]
-    out.append("")
-    reasons = [(verdict, line) for verdict in result.verdicts for line in _reason_lines(verdict)]
-    if reasons:
-        out += ["### Findings", ""]
-        out += [f"- **{_md(verdict.model)}/{_md(verdict.task)}**: {_md(line)}" for verdict, line in reasons]
+    order = {"error": 0, "fail": 1}
+    failing = sorted(
+        (verdict for verdict in result.verdicts if verdict.outcome in order),
+        key=lambda verdict: (order[verdict.outcome], verdict.model, verdict.task),
+    )
+    passing = [verdict for verdict in result.verdicts if verdict.outcome not in order]
+    if failing:
+        out.append(_md_row(SUMMARY_HEADERS))
+        out.append("|" + "|".join("---" for _ in SUMMARY_HEADERS) + "|")
+        out += [_md_row(_summary_row(verdict)) for verdict in failing]
         out.append("")
-    flip_sections = [
-        (verdict, title, flips) for verdict in result.verdicts for title, flips in _flip_sets(verdict)
-    ]
-    if flip_sections:
-        out += ["### Flipped samples", ""]
-        for verdict, title, flips in flip_sections:
-            out += [f"#### {_md(verdict.model)}/{_md(verdict.task)}: {title} ({len(flips)})", ""]
+    for verdict in failing:
+        out += [f"### {_md(verdict.model)}/{_md(verdict.task)}: {STATUS_LABEL[verdict.outcome]}", ""]
+        out += [f"- {_md(line)}" for line in _reason_lines(verdict)]
+        out.append("")
+        for title, flips in _flip_sets(verdict):
+            out += [f"{title} ({len(flips)}):", ""]
             out.append(
                 _md_row(["id", "baseline score", "new score", "baseline prediction", "new prediction"])
             )
@@ -97,6 +99,9 @@ def markdown_gate(result: GateResult, max_flips: int = 20) -> str:
             if len(flips) > max_flips:
                 out.append(f"\n… and {len(flips) - max_flips} more")
             out.append("")
+    if passing:
+        cells = [f"{_md(v.model)}/{_md(v.task)} {format_score(v.new_score, v.aggregation)}" for v in passing]
+        out += [f"**Passing ({len(passing)})**: " + ", ".join(cells), ""]
     extra = [line.plain for line in _extra_lines(result)]
     if extra:
         out += ["### Other", ""] + [f"- {_md(line)}" for line in extra] + [""]

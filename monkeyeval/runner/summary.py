@@ -8,11 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return "-" if value is None else str(value)
+from monkeyeval.core.numbers import format_interval, format_score
 
 
 def summary_table(
@@ -30,12 +26,12 @@ def summary_table(
             errors = "-" if scores is None else str(scores.get("n_errors"))
             table.add_row(task, "-", "-", "-", n, errors, "-", "-", "-")
             continue
-        ci = scores.get("ci95")
+        aggregation = _primary_aggregation(scores)
         table.add_row(
             task,
             str(scores.get("metric")),
-            _fmt(scores.get("score")),
-            f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-",
+            format_score(scores.get("score"), aggregation),
+            format_interval(scores.get("ci95"), aggregation) or "-",
             str(scores.get("n")),
             str(scores.get("n_errors")),
             str(scores.get("n_empty")),
@@ -43,6 +39,11 @@ def summary_table(
             str(scores.get("n_missing")),
         )
     return table
+
+
+def _primary_aggregation(scores: dict[str, Any]) -> str:
+    primary = (scores.get("metrics") or {}).get(scores.get("metric")) or {}
+    return str(primary.get("aggregation", "mean"))
 
 
 def print_summary(

@@ -202,6 +202,8 @@ def test_markdown_summary_for_pr_comment(trees, tmp_path: Path) -> None:
     base_root, new_root, write = trees
     write(base_root, "docvqa", baseline_samples())
     write(new_root, "docvqa", changed_samples(right_to_wrong=2))
+    write(base_root, "textvqa", baseline_samples())
+    write(new_root, "textvqa", baseline_samples())
     write(new_root, "extra_task", baseline_samples())
     baseline = approve(base_root, tmp_path)
     md_path = tmp_path / "comment.md"
@@ -212,9 +214,13 @@ def test_markdown_summary_for_pr_comment(trees, tmp_path: Path) -> None:
     text = md_path.read_text(encoding="utf-8")
     assert text.startswith("## monkeyeval gate: ❌ drift detected (exit 1)")
     assert "| Monkey | docvqa | anls_monkey | 75.0 | 74.0 | -1.0 | ±0.0 | — | 2/0 | DRIFT |" in text
-    assert "#### Monkey/docvqa: right → wrong (2)" in text
+    assert "### Monkey/docvqa: DRIFT" in text and "right → wrong (2):" in text
     assert "| q0 | 1 | 0 | ans-q0 | wrong-q0 |" in text
     assert "not in baseline (not gated): Monkey/extra_task" in text
+    # concise: the passing task is one line after the drifted one, never a table row or a finding
+    assert "**Passing (1)**: Monkey/textvqa 75.0" in text
+    assert text.index("### Monkey/docvqa: DRIFT") < text.index("**Passing (1)**")
+    assert "| Monkey | textvqa |" not in text and "### Monkey/textvqa" not in text
 
 
 @pytest.mark.parametrize(
