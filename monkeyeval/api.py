@@ -60,31 +60,8 @@ class TaskResult:
     @classmethod
     def from_run(cls, run: RunResult) -> TaskResult:
         """The API view of a validated scores.json."""
-        return cls(
-            task=run.task,
-            model=run.model,
-            metric=run.metric,
-            aggregation=run.aggregation,
-            metric_version=run.metric_version,
-            score=run.score,
-            ci95=run.ci95,
-            metrics=dict(run.metrics),
-            n=run.n,
-            n_scored=run.n_scored,
-            n_errors=run.n_errors,
-            n_empty=run.n_empty,
-            n_truncated=run.n_truncated,
-            n_missing=run.n_missing,
-            n_skipped_lines=run.n_skipped_lines,
-            limit=run.limit,
-            groups=tuple(run.groups),
-            breakdown=tuple(run.breakdown),
-            fingerprint=dict(run.fingerprint),
-            created=run.created,
-            run_dir=run.run_dir,
-            scores_path=run.path,
-            predictions_path=run.predictions_path,
-        )
+        values = {f.name: getattr(run, f.name) for f in fields(cls) if f.name != "scores_path"}
+        return cls(**values, scores_path=run.path)  # every other field has RunResult's name and value
 
     def to_row(self) -> dict[str, Any]:
         """One frame row: every field (`metrics` as name -> score), then `ci95_low` and `ci95_high`."""
