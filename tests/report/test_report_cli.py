@@ -93,3 +93,36 @@ def test_missing_results_folder_exits_2(app, tmp_path: Path) -> None:
     result = invoke(app, ["report", str(tmp_path / "absent")])
     assert result.exit_code == 2
     assert "results folder not found" in result.stderr
+
+
+def test_html_embeds_a_sample_browser_per_run_and_the_requested_comparison(app, tree: Path) -> None:
+    out = tree.parent / "lb.html"
+    result = invoke(app, ["report", str(tree), "-f", "html", "-o", str(out), "--compare", "A:B"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert page.count("Samples: ") == 3  # A/docvqa, A/textvqa, B/docvqa
+    assert "Compare: A vs B / docvqa" in page
+    no_samples = invoke(app, ["report", str(tree), "-f", "html", "-o", str(out), "--samples", "0"])
+    assert no_samples.exit_code == 0 and "Samples: " not in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--compare", "A-B"], "MODEL_A:MODEL_B"),
+        (["--compare", "A:Nobody"], "Nobody"),
+        (["--plot", "pie"], "unknown --plot"),
+    ],
+)
+def test_bad_compare_or_plot_is_a_usage_error(app, tree: Path, args: list[str], message: str) -> None:
+    result = invoke(app, ["report", str(tree), "-f", "html", "-o", str(tree.parent / "x.html"), *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_svg_chart_is_written_to_the_output_file(app, tree: Path) -> None:
+    out = tree.parent / "bars.svg"
+    result = invoke(app, ["report", str(tree), "-f", "svg", "--plot", "bars", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    svg = out.read_text(encoding="utf-8")
+    assert svg.lstrip().startswith(("<?xml", "<svg")) and "docvqa" in svg and "textvqa" in svg
+    assert invoke(app, ["report", str(tree), "-f", "svg", "--plot", "bars"]).exit_code == 2  # needs -o
