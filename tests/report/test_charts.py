@@ -129,7 +129,7 @@ def test_render_plot_png_uses_matplotlib(rich_board: Leaderboard) -> None:
 def test_png_without_matplotlib_says_how_to_install(rich_board: Leaderboard, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(UserError, match=r"pip install 'monkeyeval\[plots\]'"):
+    with pytest.raises(UserError, match=r"pip install 'monkeyeval\[plots\]'.*--format svg"):
         render_plot(rich_board, "radar", "png")
 
 

@@ -147,7 +147,7 @@ def _png(plot: str, data: ChartData) -> bytes:
     except ImportError as exc:
         raise UserError(
             f"PNG plots need matplotlib, which is not installed ({exc}); {PLOTS_EXTRA_HINT}, "
-            "or write the plot as SVG (--plot-format svg)"
+            "or write the chart as SVG (--format svg)"
         ) from None
     polar = plot == "radar"
     figure = figure_mod.Figure(figsize=(7, 6) if polar else (max(6, 1.2 * len(data.axes) + 3), 5), dpi=150)
