@@ -74,19 +74,19 @@ def report(
     if fmt in CHART_FORMATS:
         _write_chart(board, plot, fmt, group, output)
         return
+    if fmt == "rich" and output is None:
+        make_console().print(rich_renderable(board))
+        return
     if fmt == "html":
         from monkeyeval.report.html import render_html
         from monkeyeval.report.html.samples import samples_sections
 
-        sections = samples_sections(tree, max_samples=samples, compare=pairs) if samples or pairs else []
-        text = render_html(board, sections=sections)
+        text = render_html(board, sections=samples_sections(tree, max_samples=samples, compare=pairs))
     else:
         text = render(board, fmt)
     if output is not None:
         atomic_write_text(output, text)
         err.print(f"wrote {output}", highlight=False)
-    elif fmt == "rich":
-        make_console().print(rich_renderable(board))
     else:
         typer.echo(text, nl=False)
 

@@ -17,11 +17,7 @@ MISSING = "—"
 
 def format_score(value: float | None, aggregation: str) -> str:
     """A score on its display scale (see the module docstring); `—` for None."""
-    if value is None:
-        return MISSING
-    if aggregation == "sum":
-        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-    return f"{value * 100:.1f}"
+    return MISSING if value is None else _on_display_scale(value, aggregation, sign="")
 
 
 def format_interval(ci95: Sequence[float] | None, aggregation: str) -> str:
@@ -39,13 +35,16 @@ def format_score_ci(value: float | None, ci95: Sequence[float] | None, aggregati
 
 def format_delta(delta: float | None, aggregation: str) -> str:
     """A signed change on the display scale: `+1.2` points, or `+3` for counts."""
-    if delta is None:
-        return MISSING
-    if aggregation == "sum":
-        return f"{delta:+.0f}" if float(delta).is_integer() else f"{delta:+.1f}"
-    return f"{delta * 100:+.1f}"
+    return MISSING if delta is None else _on_display_scale(delta, aggregation, sign="+")
 
 
 def display_scale(aggregation: str) -> float:
     """The factor from a raw score to its display scale (100 for fractions and CIDEr, 1 for counts)."""
     return 1.0 if aggregation == "sum" else 100.0
+
+
+def _on_display_scale(value: float, aggregation: str, sign: str) -> str:
+    """One decimal on the display scale; a whole count without one (`sign`: "" or "+")."""
+    if aggregation == "sum" and float(value).is_integer():
+        return f"{value:{sign}.0f}"
+    return f"{value * display_scale(aggregation):{sign}.1f}"

@@ -104,6 +104,10 @@ def test_html_embeds_a_sample_browser_per_run_and_the_requested_comparison(app, 
     assert "Compare: A vs B / docvqa" in page
     no_samples = invoke(app, ["report", str(tree), "-f", "html", "-o", str(out), "--samples", "0"])
     assert no_samples.exit_code == 0 and "Samples: " not in out.read_text(encoding="utf-8")
+    only_compare = ["report", str(tree), "-f", "html", "-o", str(out), "--samples", "0", "--compare", "A:B"]
+    assert invoke(app, only_compare).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert "Samples: " not in page and "Compare: A vs B / docvqa" in page
 
 
 @pytest.mark.parametrize(

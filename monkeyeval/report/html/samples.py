@@ -280,7 +280,8 @@ def sample_browser_section(
 def samples_sections(
     tree: ResultsTree, *, max_samples: int, compare: Sequence[tuple[str, str]] = ()
 ) -> list[str]:
-    """One browser per run (by model, task), then one comparison per (model_a, model_b) and shared task.
+    """One browser per run (by model, task; none when `max_samples` is 0), then one comparison per
+    (model_a, model_b) and shared task.
 
     An unknown model in `compare` raises `UserError` naming the models present.
     """
@@ -293,7 +294,8 @@ def samples_sections(
                 present = ", ".join(models) or "none"
                 raise UserError(f"compare: unknown model {model!r}; the results hold these models: {present}")
     runs = sorted(tree.runs, key=lambda run: (run.model, run.task))
-    out = [sample_browser_section(run, max_samples=max_samples, counter=i) for i, run in enumerate(runs)]
+    browsed = runs if max_samples > 0 else []  # --samples 0: no browsers, comparisons only
+    out = [sample_browser_section(run, max_samples=max_samples, counter=i) for i, run in enumerate(browsed)]
     for i, (model_a, model_b) in enumerate(compare):
         tasks_a = {run.task for run in runs if run.model == model_a}
         shared = sorted(tasks_a & {run.task for run in runs if run.model == model_b})
