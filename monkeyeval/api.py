@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from monkeyeval.report.leaderboard import Leaderboard
+    from monkeyeval.results.predict_only import PredictOnlyRun
     from monkeyeval.results.tree import LoadProblem, ResultsTree
     from monkeyeval.runner.request import RunRequest, TaskOutcome
 
@@ -77,14 +78,15 @@ FRAME_COLUMNS = (*(f.name for f in fields(TaskResult)), "ci95_low", "ci95_high")
 
 @dataclass(frozen=True)
 class UnscoredTask:
-    """A task this call ran without writing scores.json: a dry run, a shard waiting for the others, or a
-    torchrun rank other than 0 (`note` says which). `n`/`n_errors`: the dry run's sample and image-problem
-    counts (None otherwise)."""
+    """A task this call ran without writing scores.json: a dry run, a `predict_only` run, a shard waiting
+    for the others, or a torchrun rank other than 0 (`note` says which). `n`/`n_errors`: the dry run's
+    sample and image-problem counts, or the predict-only run's samples and errors (None otherwise)."""
 
     task: str
     run_dir: Path
     note: str
     dry_run: bool = False
+    predict_only: bool = False
     n: int | None = None
     n_errors: int | None = None
 
@@ -123,19 +125,22 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class Results:
-    """Every valid run under a results root, plus the files that were skipped (`problems`)."""
+    """Every valid scored run under a results root, the files that were skipped (`problems`), and the
+    `run --predict-only` runs (`predict_only`: predictions without scores)."""
 
     root: Path
     runs: tuple[TaskResult, ...]
     problems: tuple[LoadProblem, ...] = ()
     inconsistent: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (model, task) -> why
+    predict_only: tuple[PredictOnlyRun, ...] = ()
     tree: ResultsTree | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_tree(cls, tree: ResultsTree) -> Results:
         """Wrap a loaded `monkeyeval.results.tree.ResultsTree`."""
         runs = tuple(TaskResult.from_run(run) for run in tree.runs)
-        return cls(tree.root, runs, tuple(tree.problems), dict(tree.inconsistent), tree)
+        unscored = tuple(tree.predict_only)
+        return cls(tree.root, runs, tuple(tree.problems), dict(tree.inconsistent), unscored, tree)
 
     @property
     def models(self) -> list[str]:
@@ -290,7 +295,7 @@ def _evaluation(
     unscored: dict[str, UnscoredTask] = {}
     for outcome in outcomes:
         scores = outcome.scores
-        if scores is not None and not scores.get("dry_run"):
+        if scores is not None and not scores.get("dry_run") and not scores.get("predict_only"):
             scored[outcome.task] = TaskResult.from_run(read_scores_file(outcome.run_dir / SCORES_FILE))
             continue
         counts = scores or {}
@@ -299,6 +304,7 @@ def _evaluation(
             run_dir=outcome.run_dir,
             note=outcome.note,
             dry_run=bool(counts.get("dry_run")),
+            predict_only=bool(counts.get("predict_only")),
             n=counts.get("n"),
             n_errors=counts.get("n_errors"),
         )

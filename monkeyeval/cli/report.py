@@ -70,7 +70,12 @@ def report(
     for problem in tree.problems:
         err.print(Text.assemble(("skipped ", "yellow"), str(problem)), highlight=False)
     if not tree.runs:
-        err.print(f"[yellow]warning:[/yellow] no valid scores.json under {results_dir}", highlight=False)
+        only = (
+            f" ({len(tree.predict_only)} predict-only runs: listed, not scored)" if tree.predict_only else ""
+        )
+        err.print(
+            f"[yellow]warning:[/yellow] no valid scores.json under {results_dir}{only}", highlight=False
+        )
     if fmt in CHART_FORMATS:
         _write_chart(board, plot, fmt, group, output)
         return

@@ -106,6 +106,12 @@ def run_command(
         help="Longer prompts (tokens, images included) are per-sample errors; default: the model's context "
         "minus max_new_tokens.",
     ),
+    predict_only: bool = typer.Option(
+        False,
+        "--predict-only",
+        help="Generate, do not score: keeps samples without answers (a test split) and writes "
+        "predictions.jsonl + predict_only.json instead of scores.json.",
+    ),
     preprocess_timeout: float = typer.Option(
         600.0,
         "--preprocess-timeout",
@@ -156,6 +162,7 @@ def run_command(
         rank_timeout_s=rank_timeout,
         max_input_tokens=max_input_tokens,
         preprocess_timeout_s=preprocess_timeout,
+        predict_only=predict_only,
     )
     session = RunSession(request, Console(stderr=True))
     outcomes = session.execute()
@@ -198,8 +205,16 @@ def merge_command(
     dirs = tuple(tasks_dir) if tasks_dir else tuple(Path(d) for d in manifest.get("tasks_dirs", []))
     root = data_root if data_root is not None else Path(manifest["data_root"])
     task = TaskRegistry.discover(dirs, root).get(manifest["task"])
-    dataset = load_samples(task, limit=manifest.get("limit"))
-    result = merge_run(run_dir, task, dataset, manifest["model_name"], allow_missing=allow_missing)
+    predict_only = bool(manifest.get("predict_only"))
+    dataset = load_samples(task, limit=manifest.get("limit"), require_answers=not predict_only)
+    result = merge_run(
+        run_dir,
+        task,
+        dataset,
+        manifest["model_name"],
+        allow_missing=allow_missing,
+        predict_only=predict_only,
+    )
     print_summary(_stdout_console(), [(task.name, result.to_json(), str(run_dir))], "monkeyeval merge")
 
 

@@ -40,6 +40,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def remove_file(path: Path) -> None:
+    """Delete `path` durably (the folder is fsynced); nothing happens when it does not exist."""
+    path = Path(path)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    _fsync_dir(path.parent)
+
+
 def current_umask() -> int:
     """The process umask, read without changing it where /proc allows (os.umask only sets and returns)."""
     try:

@@ -121,12 +121,14 @@ def run_gate(tree: ResultsTree, baseline: Baseline, options: GateOptions) -> Gat
     """Check every baseline entry against `tree`."""
     if options.mode not in MODES:
         raise ValueError(f"unknown gate mode {options.mode!r}; choose one of {', '.join(MODES)}")
+    unscored = {(run.model, run.task) for run in tree.predict_only}
     verdicts = [
         check_entry(
             entry,
             tree.get(entry.model, entry.task),
             options,
             inconsistent=tree.inconsistent.get((entry.model, entry.task)),
+            predict_only=(entry.model, entry.task) in unscored,
         )
         for entry in baseline.entries
     ]
@@ -136,10 +138,15 @@ def run_gate(tree: ResultsTree, baseline: Baseline, options: GateOptions) -> Gat
 
 
 def check_entry(
-    entry: BaselineEntry, run: RunResult | None, options: GateOptions, inconsistent: str | None = None
+    entry: BaselineEntry,
+    run: RunResult | None,
+    options: GateOptions,
+    inconsistent: str | None = None,
+    predict_only: bool = False,
 ) -> TaskVerdict:
     """The verdict for one baseline entry (`run` is the matching new run, or None; `inconsistent` says why
-    the newest run's predictions.jsonl and scores.json disagree, a usage error)."""
+    the newest run's predictions.jsonl and scores.json disagree, a usage error; `predict_only`: the results
+    hold only an unscored `run --predict-only` run of it)."""
     tolerance = entry.tolerance if entry.tolerance is not None else options.tolerance
     verdict = TaskVerdict(
         model=entry.model,
@@ -152,6 +159,12 @@ def check_entry(
     )
     if inconsistent is not None:
         verdict.usage_errors.append(inconsistent)
+        return verdict
+    if run is None and predict_only:
+        verdict.failures.append(
+            "missing: only a --predict-only run (predictions, no scores) for this model and task; run it "
+            "without --predict-only on a split with answers to gate it"
+        )
         return verdict
     if run is None:
         verdict.failures.append("missing: no valid scores.json for this model and task in the results")

@@ -54,6 +54,17 @@ RUN_INFO_KEYS = (
 )
 """Run-fingerprint fields shown per run (hashes cut to 12 characters), from scores.json `fingerprint`."""
 SHORT_HASH_KEYS = ("checkpoint_sha256", "prompt_sha256", "git_commit")
+PREDICT_ONLY_KEYS = (
+    "model",
+    "task",
+    "metric",
+    "n",
+    "n_errors",
+    "n_empty",
+    "n_truncated",
+    "n_without_answers",
+)
+"""What the report lists of a `run --predict-only` run (plus its folder, `path`)."""
 HEALTH_COLUMNS = ("n_errors", "n_empty", "n_truncated", "n_missing", "n_skipped_lines")
 
 
@@ -68,6 +79,7 @@ class Leaderboard:
     tasks: pd.DataFrame
     groups: pd.DataFrame
     problems: list[str] = field(default_factory=list)
+    predict_only: list[dict[str, Any]] = field(default_factory=list)  # PREDICT_ONLY_KEYS per unscored run
 
     @property
     def models(self) -> list[str]:
@@ -101,6 +113,7 @@ class Leaderboard:
             "tasks": [_row_dict(row) for _, row in self.tasks.iterrows()],
             "groups": [_row_dict(row) for _, row in self.groups.iterrows()],
             "problems": list(self.problems),
+            "predict_only": [dict(row) for row in self.predict_only],
         }
 
     @classmethod
@@ -114,6 +127,7 @@ class Leaderboard:
             tasks=pd.DataFrame(tasks, columns=list(TASK_COLUMNS)),
             groups=pd.DataFrame(groups, columns=list(GROUP_COLUMNS)),
             problems=list(obj.get("problems", [])),
+            predict_only=list(obj.get("predict_only", [])),
         )
 
 
@@ -154,7 +168,11 @@ def build_leaderboard(tree: ResultsTree, only_groups: Sequence[str] = ()) -> Lea
         tasks = tasks[tasks["task"].isin(keep_tasks)].reset_index(drop=True)
         members = {group: members[group] for group in only_groups}
     groups = aggregate_groups(tasks, members)
-    return Leaderboard(tasks=tasks, groups=groups, problems=[str(problem) for problem in tree.problems])
+    unscored = [
+        {key: getattr(run, key) for key in PREDICT_ONLY_KEYS} | {"path": str(run.run_dir)}
+        for run in tree.predict_only
+    ]
+    return Leaderboard(tasks, groups, [str(problem) for problem in tree.problems], unscored)
 
 
 def run_info(run: RunResult) -> dict[str, str]:

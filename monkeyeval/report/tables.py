@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from monkeyeval.core.numbers import format_score, format_score_ci
-from monkeyeval.report.leaderboard import HEALTH_COLUMNS, RUN_INFO_KEYS, Leaderboard, has_health_issue
+from monkeyeval.report.leaderboard import (
+    HEALTH_COLUMNS,
+    PREDICT_ONLY_KEYS,
+    RUN_INFO_KEYS,
+    Leaderboard,
+    has_health_issue,
+)
 
 HEALTH_MARK = "⚠"
 MISSING_CELL = "—"
@@ -168,9 +174,21 @@ def _category_cell(entry: dict[str, Any], aggregation: str) -> str:
     return f"{text} n={int(entry['n'])}"
 
 
+def predict_only_table(board: Leaderboard) -> TableView:
+    """One row per `run --predict-only` run: generated, not scored (no score to rank)."""
+    headers = [*PREDICT_ONLY_KEYS, "folder"]
+    rows = [[str(row[key]) for key in (*PREDICT_ONLY_KEYS, "path")] for row in board.predict_only]
+    return TableView("Predict-only runs (not scored)", headers, rows)
+
+
 def all_tables(board: Leaderboard) -> list[TableView]:
     """Every table of a report, in display order (empty tables left out)."""
-    tables = [leaderboard_table(board)]
+    return [leaderboard_table(board), *detail_tables(board)]
+
+
+def detail_tables(board: Leaderboard) -> list[TableView]:
+    """The tables after the leaderboard (the HTML collapses them): groups, breakdowns, health, runs, ..."""
+    tables = []
     if board.group_names:
         tables.append(group_table(board))
     tables += breakdown_tables(board)
@@ -178,6 +196,8 @@ def all_tables(board: Leaderboard) -> list[TableView]:
     tables.append(runs_table(board))
     if board.problems:
         tables.append(TableView("Skipped files", ["problem"], [[problem] for problem in board.problems]))
+    if board.predict_only:
+        tables.append(predict_only_table(board))
     return tables
 
 

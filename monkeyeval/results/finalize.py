@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from monkeyeval.core.atomic import atomic_write_bytes, atomic_write_json, json_line, utf8
+from monkeyeval.core.atomic import atomic_write_bytes, atomic_write_json, json_line, remove_file, utf8
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.metrics.registry import MetricRegistry
 from monkeyeval.results.layout import PREDICTIONS_FILE, SCORES_FILE, task_fingerprint
+from monkeyeval.results.predict_only import PREDICT_ONLY_FILE, PredictOnlyRun
 from monkeyeval.results.schema import InputNotes, PredictionsDigest, ResultsError, TaskScore
 from monkeyeval.results.scoring import score_records
 from monkeyeval.tasks.config import TaskConfig
@@ -39,21 +40,81 @@ def finalize_run(
     predictions (see `score_records`). `model_fingerprint` goes under fingerprint["model"]. `inputs` (skipped
     dataset lines, --limit) and the task's group definitions are recorded beside the scores.
     """
+    ordered = _in_dataset_order(run_dir, records)
+    result = score_records(task, ordered, samples=samples, seed=seed, n_missing=n_missing, metrics=metrics)
+    result.model = model_name
+    result.fingerprint = _fingerprint(task, ordered, model_fingerprint, metrics)
+    result.created = _now()
+    result.inputs = inputs if inputs is not None else InputNotes()
+    result.group_members = dict(task.group_members)
+    folder = Path(run_dir)
+    result.predictions = _write_predictions(folder, ordered)
+    atomic_write_json(folder / SCORES_FILE, result.to_json())
+    remove_file(folder / PREDICT_ONLY_FILE)  # a scored run supersedes an earlier predict-only summary
+    return result
+
+
+def finalize_predict_only(
+    run_dir: Path,
+    task: TaskConfig,
+    records: list[PredictionRecord],
+    model_fingerprint: dict[str, Any],
+    model_name: str,
+    n_missing: int = 0,
+    inputs: InputNotes | None = None,
+) -> PredictOnlyRun:
+    """`run --predict-only`: write predictions.jsonl (unscored) and predict_only.json atomically."""
+    ordered = _in_dataset_order(run_dir, records)
+    inputs = inputs if inputs is not None else InputNotes()
+    folder = Path(run_dir)
+    digest = _write_predictions(folder, ordered)
+    errored = [r.error is not None for r in ordered]
+    run = PredictOnlyRun(
+        path=folder / PREDICT_ONLY_FILE,
+        model=model_name,
+        task=task.name,
+        metric=task.primary_metric,
+        n=len(ordered),
+        n_errors=sum(errored) - n_missing,
+        n_empty=sum(1 for r, bad in zip(ordered, errored, strict=True) if not (bad or r.prediction.strip())),
+        n_truncated=sum(1 for r in ordered if r.truncated),
+        n_missing=n_missing,
+        n_without_answers=sum(1 for r in ordered if not r.answers),
+        n_skipped_lines=len(inputs.skipped_lines),
+        limit=inputs.limit,
+        predictions=digest,
+        fingerprint=_fingerprint(task, ordered, model_fingerprint, None),
+        created=_now(),
+    )
+    atomic_write_json(run.path, run.to_json())
+    remove_file(folder / SCORES_FILE)  # a stale score of these predictions must not stay beside them
+    return run
+
+
+def _in_dataset_order(run_dir: Path, records: list[PredictionRecord]) -> list[PredictionRecord]:
     ordered = sorted(records, key=lambda r: r.index)
     repeated = sorted(index for index, count in Counter(r.index for r in ordered).items() if count > 1)
     if repeated:
         raise ResultsError(f"{run_dir}: several records share a dataset index (first: {repeated[:5]})")
-    result = score_records(task, ordered, samples=samples, seed=seed, n_missing=n_missing, metrics=metrics)
+    return ordered
+
+
+def _fingerprint(
+    task: TaskConfig,
+    ordered: list[PredictionRecord],
+    model_fingerprint: dict[str, Any],
+    metrics: MetricRegistry | None,
+) -> dict[str, Any]:
     fingerprint = task_fingerprint(task, [r.prompt for r in ordered], metrics=metrics)
     fingerprint["model"] = dict(model_fingerprint)
-    result.model = model_name
-    result.fingerprint = fingerprint
-    result.created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    result.inputs = inputs if inputs is not None else InputNotes()
-    result.group_members = dict(task.group_members)
+    return fingerprint
+
+
+def _write_predictions(folder: Path, ordered: list[PredictionRecord]) -> PredictionsDigest:
     data = utf8("".join(json_line(r.to_json()) for r in ordered))
-    result.predictions = PredictionsDigest(hashlib.sha256(data).hexdigest(), len(ordered))
-    folder = Path(run_dir)
     atomic_write_bytes(folder / PREDICTIONS_FILE, data)
-    atomic_write_json(folder / SCORES_FILE, result.to_json())
-    return result
+    return PredictionsDigest(hashlib.sha256(data).hexdigest(), len(ordered))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 from monkeyeval.results.layout import SCORES_FILE
+from monkeyeval.results.predict_only import PredictOnlyRun
 from monkeyeval.results.reader import read_scores_file
 from monkeyeval.results.schema import PredictionsDigest, ResultsError, RunResult
 
@@ -35,8 +36,9 @@ def refinalise_hint(run_dir: Path) -> str:
     return "re-finalise it by re-running the `monkeyeval score` command that wrote it"
 
 
-def pair_problem(run: RunResult) -> str | None:
-    """Why `run`'s predictions.jsonl is not the file its scores.json scored, or None when they match."""
+def pair_problem(run: RunResult | PredictOnlyRun) -> str | None:
+    """Why `run`'s predictions.jsonl is not the file its scores.json (predict_only.json) recorded, or None
+    when they match."""
     expected = run.predictions
     if expected is None:
         return None
@@ -52,7 +54,8 @@ def pair_problem(run: RunResult) -> str | None:
             return None
         found = f"holds {actual.count} records (sha256 {actual.sha256[:12]})"
     return (
-        f"{path} {found}, but scores.json scored {expected.count} records (sha256 {expected.sha256[:12]}): "
+        f"{path} {found}, but {run.path.name} recorded {expected.count} records "
+        f"(sha256 {expected.sha256[:12]}): "
         f"the pair disagrees (a finalise was interrupted or a file was edited); "
         f"{refinalise_hint(run.run_dir)}"
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 from monkeyeval.core import jsontext
 from monkeyeval.results.layout import SCORES_FILE
 from monkeyeval.results.pair import pair_problem
+from monkeyeval.results.predict_only import PREDICT_ONLY_FILE, PredictOnlyRun, read_predict_only_file
 from monkeyeval.results.reader import read_scores_file
 from monkeyeval.results.schema import ResultsError, RunResult
 
@@ -45,6 +46,7 @@ class ResultsTree:
     runs: list[RunResult] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
     inconsistent: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, task) -> why
+    predict_only: list[PredictOnlyRun] = field(default_factory=list)  # `run --predict-only`: no scores
 
     def get(self, model: str, task: str) -> RunResult | None:
         """The run for (model, task), or None."""
@@ -69,13 +71,13 @@ class SampleScores:
     unscored_ids: tuple[str, ...] = ()
 
 
-def discover_scores_files(root: Path) -> list[Path]:
-    """Every `scores.json` under `root` (any depth), sorted; hidden folders are skipped."""
+def discover_scores_files(root: Path, name: str = SCORES_FILE) -> list[Path]:
+    """Every `scores.json` (or other `name`) under `root` (any depth), sorted; hidden folders are skipped."""
     root = Path(root)
     if not root.is_dir():
         raise ResultsError(f"{root}: results folder not found (pass the folder that holds <model>/<task>/)")
     found = []
-    for path in root.rglob(SCORES_FILE):
+    for path in root.rglob(name):
         relative = path.relative_to(root).parts
         if any(part.startswith(".") for part in relative[:-1]):
             continue
@@ -115,7 +117,25 @@ def load_results(root: Path) -> ResultsTree:
             )
         )
     tree.runs = sorted(by_key.values(), key=lambda r: (r.model, r.task))
+    tree.predict_only = _predict_only_runs(root, tree)
     return tree
+
+
+def _predict_only_runs(root: Path, tree: ResultsTree) -> list[PredictOnlyRun]:
+    """The valid predict-only runs under `root` (problems go to `tree.problems`)."""
+    runs = []
+    for path in discover_scores_files(root, PREDICT_ONLY_FILE):
+        try:
+            run = read_predict_only_file(path)
+        except ResultsError as err:
+            tree.problems.append(LoadProblem(path, str(err).removeprefix(f"{path}: ")))
+            continue
+        mismatch = pair_problem(run)
+        if mismatch is not None:
+            tree.problems.append(LoadProblem(path, mismatch))
+            continue
+        runs.append(run)
+    return sorted(runs, key=lambda r: (r.model, r.task))
 
 
 def load_sample_scores(predictions_path: Path) -> SampleScores:

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.errors import IncompleteResults
-from monkeyeval.core.types import PredictionRecord
-from monkeyeval.results.finalize import finalize_run
+from monkeyeval.core.types import PredictionRecord, Sample
+from monkeyeval.results.finalize import finalize_predict_only, finalize_run
+from monkeyeval.results.predict_only import PredictOnlyRun
 from monkeyeval.results.schema import InputNotes, TaskScore
 from monkeyeval.runner.parts import read_manifest, read_metas, read_part_records
 from monkeyeval.tasks.config import TaskConfig
@@ -74,48 +75,55 @@ def merge_run(
     model_name: str,
     *,
     allow_missing: bool = False,
-) -> TaskScore:
-    """Merge, score and write; IncompleteRun unless every sample has a prediction (or allow_missing)."""
+    predict_only: bool = False,
+) -> TaskScore | PredictOnlyRun:
+    """Merge, score and write; IncompleteRun unless every sample has a prediction (or allow_missing).
+
+    `predict_only` (`run --predict-only`) writes predictions.jsonl and predict_only.json, and scores nothing.
+    """
     run_dir = Path(run_dir)
     samples = dataset.samples
     done = read_part_records(run_dir)
     missing = [i for i in range(len(samples)) if i not in done]
     if missing and not allow_missing:
         raise IncompleteRun(run_dir, missing, len(samples))
-    records: list[PredictionRecord] = []
-    for sample in samples:
-        earlier = done.get(sample.index)
-        if earlier is None:
-            records.append(
-                PredictionRecord(
-                    index=sample.index,
-                    id=sample.id,
-                    prompt="",
-                    prediction="",
-                    answers=list(sample.answers),
-                    error=MISSING_ERROR,
-                )
-            )
-            continue
-        records.append(
-            PredictionRecord(
-                index=sample.index,
-                id=sample.id,
-                prompt=earlier.prompt,
-                prediction=earlier.prediction,
-                answers=list(sample.answers),
-                error=earlier.error,
-                n_new_tokens=earlier.n_new_tokens,
-                truncated=earlier.truncated,
-            )
+    records = [_merged_record(sample, done.get(sample.index)) for sample in samples]
+    inputs = InputNotes(dataset.skipped_lines, dataset.limit)
+    fingerprint = run_model_fingerprint(run_dir)
+    if predict_only:
+        return finalize_predict_only(
+            run_dir, task, records, fingerprint, model_name, n_missing=len(missing), inputs=inputs
         )
     return finalize_run(
         run_dir,
         task,
         records,
-        run_model_fingerprint(run_dir),
+        fingerprint,
         model_name,
         n_missing=len(missing),
         samples=list(samples),
-        inputs=InputNotes(dataset.skipped_lines, dataset.limit),
+        inputs=inputs,
+    )
+
+
+def _merged_record(sample: Sample, earlier: PredictionRecord | None) -> PredictionRecord:
+    """The predictions.jsonl record of `sample`: its part-file record with the dataset's answers."""
+    if earlier is None:
+        return PredictionRecord(
+            index=sample.index,
+            id=sample.id,
+            prompt="",
+            prediction="",
+            answers=list(sample.answers),
+            error=MISSING_ERROR,
+        )
+    return PredictionRecord(
+        index=sample.index,
+        id=sample.id,
+        prompt=earlier.prompt,
+        prediction=earlier.prediction,
+        answers=list(sample.answers),
+        error=earlier.error,
+        n_new_tokens=earlier.n_new_tokens,
+        truncated=earlier.truncated,
     )

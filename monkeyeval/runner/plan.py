@@ -76,6 +76,7 @@ def make_plan(
             "model": model_fingerprint,
             "decoding": fingerprint,
             "limit": request.limit,
+            "predict_only": request.predict_only,
             "tasks_dirs": [str(Path(d).resolve()) for d in request.tasks_dirs],
             "data_root": str(resolved.data_root),
         }

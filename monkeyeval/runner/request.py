@@ -56,6 +56,7 @@ class RunRequest:
     rank_timeout_s: float = 1800.0  # rank 0 gives up on a rank whose part file stops growing this long
     max_input_tokens: int | None = None  # longer prompts are per-sample errors (default: the model's context)
     preprocess_timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S  # a worker batch taking longer is retried
+    predict_only: bool = False  # generate for every sample (answers or not), score nothing
 
 
 def check_request(request: RunRequest, ctx: DistContext) -> None:

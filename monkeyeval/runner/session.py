@@ -104,7 +104,9 @@ class RunSession:
     def dataset(self, task: TaskConfig) -> DatasetLoad:
         """The task's samples (read once per session; skipped lines announced once)."""
         if task.name not in self._datasets:
-            loaded = self._datasets[task.name] = load_samples(task, limit=self.request.limit)
+            loaded = self._datasets[task.name] = load_samples(
+                task, limit=self.request.limit, require_answers=not self.request.predict_only
+            )
             if loaded.problems:
                 shown = "; ".join(f"line {p.line_no}: {p.message}" for p in loaded.problems[:3])
                 more = " ..." if len(loaded.problems) > 3 else ""
@@ -174,8 +176,10 @@ class RunSession:
             return TaskOutcome(task.name, run_dir, None, "merged by rank 0")
         else:
             wait_for_ranks(run_dir, plan, self.ctx, self.say, self.request.rank_timeout_s)
-        result = merge_run(run_dir, task, self.dataset(task), self.model_name)
-        return TaskOutcome(task.name, run_dir, result.to_json())
+        predict_only = self.request.predict_only
+        result = merge_run(run_dir, task, self.dataset(task), self.model_name, predict_only=predict_only)
+        note = predict_only_note(run_dir) if predict_only else ""
+        return TaskOutcome(task.name, run_dir, result.to_json(), note)
 
     def dry_run(self, task: TaskConfig, resolved: Resolved) -> TaskOutcome:
         """Render every prompt and check every image, loading no weights."""
@@ -184,3 +188,11 @@ class RunSession:
         for line in lines:
             self.say(line)
         return outcome
+
+
+def predict_only_note(run_dir: Path) -> str:
+    """What a --predict-only task leaves behind, and how it gets a score."""
+    return (
+        f"predict-only: predictions in {run_dir / 'predictions.jsonl'}, not scored (score them later with "
+        "`monkeyeval score --task TASK FILE` where answers exist)"
+    )

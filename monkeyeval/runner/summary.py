@@ -21,6 +21,11 @@ def summary_table(
         is_text = column in ("task", "metric")
         table.add_column(column, justify="left" if is_text else "right", no_wrap=True)
     for task, scores, _note in rows:
+        if scores is not None and scores.get("predict_only"):
+            keys = ("n", "n_errors", "n_empty", "n_truncated", "n_missing")
+            counts = [str(scores.get(key)) for key in keys]
+            table.add_row(task, str(scores.get("metric")), "not scored", "-", *counts)
+            continue
         if scores is None or scores.get("dry_run"):
             n = "-" if scores is None else str(scores.get("n"))
             errors = "-" if scores is None else str(scores.get("n_errors"))

@@ -52,7 +52,9 @@ def jsonl_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: bool = True) -> DatasetLoad:
+def load_samples(
+    task: TaskConfig, limit: int | None = None, check_image_root: bool = True, require_answers: bool = True
+) -> DatasetLoad:
     """Read the task's dataset file into `Sample`s (at most `limit` valid ones).
 
     Malformed lines and lines missing a key are recorded in `.problems` and skipped. A missing file, a
@@ -60,7 +62,8 @@ def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: b
     Answers may be a string or a list. The id field may be absent: then the sample's position is its id.
     Image paths must stay inside the image root (checked after resolving symlinks). The image root must
     exist (skip with `check_image_root=False`, e.g. to score predictions without the images); single images
-    are not checked here (the runner's workers do that).
+    are not checked here (the runner's workers do that). `require_answers=False` (`run --predict-only`, a
+    test split without answers) keeps samples whose answer is absent or empty, with `answers == []`.
     """
     spec = task.dataset
     path = spec.jsonl
@@ -75,13 +78,16 @@ def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: b
             )
     if check_image_root and not spec.image_root.is_dir():
         raise DatasetError(_missing_file_message(task, spec.image_root, "image root"))
-    answers_by_id = _read_annotations(task) if spec.annotations is not None else None
+    with_annotations = spec.annotations is not None and (require_answers or spec.annotations.is_file())
+    answers_by_id = _read_annotations(task) if with_annotations else None
     resolve = ImageResolver(spec.image_root)
     samples: list[Sample] = []
     problems: list[LineProblem] = []
     first_line_of: dict[str, int] = {}
     for line_no, item in _iter_items(path, problems):
-        sample = _build_sample(task, item, len(samples), resolve, answers_by_id, line_no, problems)
+        sample = _build_sample(
+            task, item, len(samples), resolve, answers_by_id, line_no, problems, require_answers
+        )
         if sample is None:
             continue
         if sample.id in first_line_of:
@@ -95,8 +101,10 @@ def load_samples(task: TaskConfig, limit: int | None = None, check_image_root: b
             break
     if not samples:
         detail = f"; first problems: {_summarise(problems)}" if problems else ""
+        answerless = require_answers and any(f"{task.fields.answer!r}" in p.message for p in problems)
+        hint = "; a test split without answers runs with `monkeyeval run --predict-only`" * answerless
         raise DatasetError(
-            f"{path}: no valid samples for task {task.name!r} ({len(problems)} bad lines){detail}"
+            f"{path}: no valid samples for task {task.name!r} ({len(problems)} bad lines){detail}{hint}"
         )
     return DatasetLoad(samples=samples, problems=problems, path=path, limit=limit)
 
@@ -158,12 +166,14 @@ def _build_sample(
     answers_by_id: dict[str, list[str]] | None,
     line_no: int,
     problems: list[LineProblem],
+    require_answers: bool = True,
 ) -> Sample | None:
     fields = task.fields
     if not isinstance(item, dict):
         problems.append(LineProblem(line_no, f"expected a JSON object, got {type(item).__name__}"))
         return None
-    missing = [f"{name!r} (fields.{role})" for role, name in _required_fields(task) if name not in item]
+    required = _required_fields(task, require_answers)
+    missing = [f"{name!r} (fields.{role})" for role, name in required if name not in item]
     if missing:
         problems.append(LineProblem(line_no, f"missing key {', '.join(missing)}"))
         return None
@@ -178,15 +188,19 @@ def _build_sample(
         )
         return None
     sample_id = str(raw_id)
-    answers = _answers(item.get(fields.answer))
+    raw_answers = item.get(fields.answer)
+    answers = _answers(raw_answers)
     if answers_by_id is not None and sample_id in answers_by_id:
         answers = answers_by_id[sample_id]
-    if answers is None:
+    blank = raw_answers is None or raw_answers == [] or (answers is not None and not "".join(answers).strip())
+    if not require_answers and blank:
+        answers = []  # --predict-only: a sample without an answer is still generated
+    elif answers is None:
         problems.append(
             LineProblem(line_no, f"answer field {fields.answer!r} must be a string or a list of strings")
         )
         return None
-    if not any(answer.strip() for answer in answers):
+    if require_answers and not any(answer.strip() for answer in answers):
         problems.append(
             LineProblem(line_no, f"answer field {fields.answer!r} is empty: nothing to score against")
         )
@@ -205,10 +219,10 @@ def _build_sample(
     )
 
 
-def _required_fields(task: TaskConfig) -> list[tuple[str, str]]:
+def _required_fields(task: TaskConfig, require_answers: bool = True) -> list[tuple[str, str]]:
     fields = task.fields
     required = [("question", fields.question), ("image", fields.image)]
-    if task.dataset.annotations is None:
+    if require_answers and task.dataset.annotations is None:
         required.append(("answer", fields.answer))
     return required
 

@@ -106,7 +106,8 @@ class FakeAdapter(ModelAdapter):
         out = []
         for item in batch:
             sample = item.sample
-            answer = sample.answers[0] if sample.index % 2 == 0 else f"wrong {item.payload}"
+            gold = sample.answers[0] if sample.answers else f"guess {sample.id}"  # no answers: --predict-only
+            answer = gold if sample.index % 2 == 0 else f"wrong {item.payload}"
             if self.task_options.get("batch_sensitive") and len(batch) > 1 and sample.index % 3 == 0:
                 answer += " batched"
             text = answer[: settings.max_new_tokens]

@@ -232,3 +232,28 @@ def test_a_lone_surrogate_in_a_question_is_kept(tmp_path):  # written as the JSO
     task = make_task(tmp_path, [row(1, question="what is \ud800 here?")])
     [sample] = load_samples(task).samples
     assert sample.question == "what is \ud800 here?"
+
+
+def test_predict_only_loading_keeps_samples_without_answers(tmp_path):
+    no_key = json.dumps({"image": "x.png", "question": "q?", "question_id": "absent"})
+    lines = [row("a", "cat"), no_key, row("empty", ""), row("blank", ["", " "]), row("none", [])]
+    lines.append(row("bad", {"not": "an answer"}))
+    task = make_task(tmp_path, lines, annotations=tmp_path / "not-downloaded.json")
+    with pytest.raises(DatasetError, match="annotation file"):
+        load_samples(task)  # scoring needs the annotations
+    loaded = load_samples(task, require_answers=False)  # a test split: its answers are not public
+    assert [(s.id, s.answers) for s in loaded.samples] == [
+        ("a", ["cat"]),
+        ("absent", []),
+        ("empty", []),
+        ("blank", []),
+        ("none", []),
+    ]
+    assert [p.line_no for p in loaded.problems] == [6]  # a malformed answer is still a bad line
+    assert "must be a string or a list" in loaded.problems[0].message
+
+
+def test_a_dataset_without_answers_suggests_predict_only(tmp_path):
+    task = make_task(tmp_path, [row("a", ""), row("b", "")])
+    with pytest.raises(DatasetError, match="--predict-only"):
+        load_samples(task)

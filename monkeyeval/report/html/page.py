@@ -20,10 +20,7 @@ from monkeyeval.report.tables import (
     HEALTH_MARK,
     LEGEND,
     TableView,
-    breakdown_tables,
-    group_table,
-    health_table,
-    runs_table,
+    detail_tables,
 )
 
 BEST_MARK = "★"
@@ -181,15 +178,8 @@ def _charts_html(board: Leaderboard) -> str:
 
 
 def _details_html(board: Leaderboard) -> str:
-    views: list[TableView] = []
-    if board.group_names:
-        views.append(group_table(board))
-    views += breakdown_tables(board)
-    views += [health_table(board), runs_table(board)]
-    if board.problems:
-        views.append(TableView("Skipped files", ["problem"], [[problem] for problem in board.problems]))
     blocks = []
-    for view in views:
+    for view in detail_tables(board):
         slug = view.title.split(":", 1)[0].lower().replace(" ", "-")
         blocks.append(
             f'<details class="{escape(slug)}"><summary><h2>{escape(view.title)}</h2>'
