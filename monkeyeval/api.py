@@ -186,11 +186,11 @@ def evaluate(
 
     `tasks`: a task or group name, a comma list (`"demo,ocrbench"`) or a sequence of them. `checkpoint`: a
     local folder, hub id, predictions .jsonl (replay) or `"demo"`. `run_options` are the fields of
-    `monkeyeval.runner.request.RunRequest` (batch_size, limit, device, dtype, results, model_name, family,
-    num_workers, shard ("i/N" or ShardSpec), model_options (dict), data_root, tasks_dirs, fresh, dry_run,
-    ...); paths may be str or Path. Calling again resumes, like the CLI. There is no `nproc`: for several
-    processes start your script with torchrun (each rank calls `evaluate`; rank 0 gets the scores) or use
-    `monkeyeval run --nproc N`.
+    `monkeyeval.runner.request.RunRequest` (batch_size (an int or "auto"), limit, device, dtype, results,
+    model_name, family, num_workers, shard ("i/N" or ShardSpec), model_options (dict), data_root, tasks_dirs,
+    fresh, dry_run, predict_only, ...); paths may be str or Path. Calling again resumes, like the CLI. There
+    is no `nproc`: for several processes start your script with torchrun (each rank calls `evaluate`; rank 0
+    gets the scores) or use `monkeyeval run --nproc N`.
 
     Output is quiet: what the CLI prints on stderr (sys.stderr is redirected while it runs) is kept in
     `Evaluation.log`; `progress=True` prints it instead. No summary table is printed.

@@ -68,13 +68,15 @@ def report(
     tree = load_results(results_dir)
     board = build_leaderboard(tree, group)
     for problem in tree.problems:
-        err.print(Text.assemble(("skipped ", "yellow"), str(problem)), highlight=False)
+        err.print(Text.assemble(("skipped ", "yellow"), str(problem)), highlight=False, soft_wrap=True)
     if not tree.runs:
         only = (
             f" ({len(tree.predict_only)} predict-only runs: listed, not scored)" if tree.predict_only else ""
         )
         err.print(
-            f"[yellow]warning:[/yellow] no valid scores.json under {results_dir}{only}", highlight=False
+            f"[yellow]warning:[/yellow] no valid scores.json under {results_dir}{only}",
+            highlight=False,
+            soft_wrap=True,
         )
     if fmt in CHART_FORMATS:
         _write_chart(board, plot, fmt, group, output)
@@ -91,7 +93,7 @@ def report(
         text = render(board, fmt)
     if output is not None:
         atomic_write_text(output, text)
-        err.print(f"wrote {output}", highlight=False)
+        err.print(f"wrote {output}", highlight=False, soft_wrap=True)
     else:
         typer.echo(text, nl=False)
 

@@ -54,8 +54,12 @@ def run_command(
         "--model",
         help="Model family (hf, monkey, textmonkey, minimonkey, replay, ...); default: detect.",
     ),
-    batch_size: int = typer.Option(
-        4, "--batch-size", min=1, help="Samples per generate call (left padding)."
+    batch_size: str = typer.Option(
+        "4",
+        "--batch-size",
+        metavar="N|auto",
+        help="Samples per generate call (left padding); auto: the largest that fits, found by halving on "
+        "out-of-memory and remembered per model, task and device.",
     ),
     num_workers: int = typer.Option(
         2, "--num-workers", min=0, help="DataLoader worker processes (0: inline)."
@@ -133,7 +137,7 @@ def run_command(
         die_with_launcher()  # a torchrun worker: stop when the launcher is killed
     from rich.console import Console
 
-    from monkeyeval.runner.request import RunRequest, parse_model_options
+    from monkeyeval.runner.request import RunRequest, parse_batch_size, parse_model_options
     from monkeyeval.runner.session import RunSession
     from monkeyeval.runner.sharding import ShardSpec
     from monkeyeval.runner.summary import print_summary
@@ -142,7 +146,7 @@ def run_command(
         tasks=tuple(task),
         checkpoint=expand_checkpoint_alias(ckpt),
         family=model,
-        batch_size=batch_size,
+        batch_size=parse_batch_size(batch_size),
         num_workers=num_workers,
         limit=limit,
         dry_run=dry_run,

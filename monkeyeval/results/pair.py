@@ -53,8 +53,9 @@ def pair_problem(run: RunResult | PredictOnlyRun) -> str | None:
         if actual == expected:
             return None
         found = f"holds {actual.count} records (sha256 {actual.sha256[:12]})"
+    verb = "scored" if run.path.name == SCORES_FILE else "recorded"
     return (
-        f"{path} {found}, but {run.path.name} recorded {expected.count} records "
+        f"{path} {found}, but {run.path.name} {verb} {expected.count} records "
         f"(sha256 {expected.sha256[:12]}): "
         f"the pair disagrees (a finalise was interrupted or a file was edited); "
         f"{refinalise_hint(run.run_dir)}"

@@ -6,6 +6,7 @@ predictions are identical however the samples were sharded, batched, killed and 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -71,16 +72,30 @@ def record_for(item: WorkItem, generation: Generation | None, error: str | None)
     )
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's out-of-memory error (any device), or a RuntimeError that says so."""
+    torch = sys.modules.get("torch")
+    oom_type = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
+
+
 def _generate_safely(
-    adapter: ModelAdapter, inputs: list[ModelInput], settings: DecodeSettings
+    adapter: ModelAdapter, inputs: list[ModelInput], settings: DecodeSettings, raise_oom: bool = False
 ) -> list[tuple[Generation | None, str | None]]:
-    """Generate a batch; if it fails, retry its samples one by one and record what still fails."""
+    """Generate a batch; if it fails, retry its samples one by one and record what still fails.
+
+    `raise_oom` (the `--batch-size auto` search) lets an out-of-memory error of the whole batch propagate.
+    """
     try:
         generations = adapter.generate(inputs, settings)
         if len(generations) != len(inputs):
             raise RuntimeError(f"adapter returned {len(generations)} generations for {len(inputs)} inputs")
         return [(g, None) for g in generations]
     except Exception as batch_exc:
+        if raise_oom and is_out_of_memory(batch_exc):
+            raise
         if len(inputs) == 1:
             return [(None, f"{GENERATION_FAILED}: {type(batch_exc).__name__}: {batch_exc}")]
     results: list[tuple[Generation | None, str | None]] = []
@@ -90,13 +105,13 @@ def _generate_safely(
 
 
 def generate_batch(
-    adapter: ModelAdapter, batch: Sequence[Prepared], settings: DecodeSettings
+    adapter: ModelAdapter, batch: Sequence[Prepared], settings: DecodeSettings, raise_oom: bool = False
 ) -> list[PredictionRecord]:
     """Records for one prepared batch (errored samples skip the model), in the batch's order."""
     refuse_long_inputs(adapter, batch, settings)
     ready = [p for p in batch if p.error is None]
     inputs = [ModelInput(sample=p.item.sample, prompt=p.item.prompt, payload=p.payload) for p in ready]
-    outcomes = iter(_generate_safely(adapter, inputs, settings) if inputs else [])
+    outcomes = iter(_generate_safely(adapter, inputs, settings, raise_oom) if inputs else [])
     records = []
     for prepared in batch:
         if prepared.error is not None:

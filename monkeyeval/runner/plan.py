@@ -151,4 +151,6 @@ def describe(task: str, plan: Plan, ctx: DistContext, request: RunRequest, work:
         f"[bold]{task}[/bold]{shard}: {len(work.items)} samples{resumed}, {len(plan.todo)} to run{where}; "
         f"prompt profile {work.profile.name}, max_new_tokens {work.max_new_tokens}, "
         f"batch size {request.batch_size}"
+        + " (the largest that fits, found on the first batch)"
+        * (request.batch_size == "auto")
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -36,7 +36,7 @@ class RunRequest:
     tasks: tuple[str, ...]
     checkpoint: str
     family: str | None = None
-    batch_size: int = 4
+    batch_size: int | Literal["auto"] = 4  # "auto": runner.autobatch finds the largest that fits
     num_workers: int = 2
     limit: int | None = None
     dry_run: bool = False
@@ -68,8 +68,9 @@ def check_request(request: RunRequest, ctx: DistContext) -> None:
             "--fresh with --shard would let every shard job move the others' work aside; move or delete "
             "the run folder yourself once, then start the shard jobs"
         )
-    if request.batch_size < 1:
-        raise RunError(f"--batch-size must be at least 1, got {request.batch_size}")
+    size = request.batch_size
+    if size != "auto" and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise RunError(f"--batch-size must be a whole number of at least 1 or 'auto', got {size!r}")
 
 
 @dataclass
@@ -159,6 +160,16 @@ def select_max_new_tokens(task: TaskConfig, family: str, override: int | None) -
 def task_model_options(task: TaskConfig, family: str, cli_options: dict[str, Any]) -> dict[str, Any]:
     """The task's family options with `--model-option` values on top."""
     return {**task.family_options.get(family, {}), **cli_options}
+
+
+def parse_batch_size(text: str) -> int | Literal["auto"]:
+    """`--batch-size` text -> a positive int or "auto" (RunError otherwise)."""
+    value = text.strip().lower()
+    if value == "auto":
+        return "auto"
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise RunError(f"--batch-size {text!r}: give a whole number of at least 1, or auto")
 
 
 def parse_model_options(pairs: Sequence[str]) -> dict[str, Any]:

@@ -129,7 +129,8 @@ class RunSession:
             self.say(planning.describe(task.name, plan, ctx, request, work))
             mine = [work.items[i] for i in planning.share_of(plan, len(samples), ctx, request.shard)]
             settings = DecodeSettings(work.max_new_tokens, max_input_tokens=request.max_input_tokens)
-            predict_share(run_dir, task.name, adapter, mine, settings, plan, request, ctx)
+            device = resolved.options.device
+            predict_share(run_dir, task.name, adapter, mine, settings, plan, request, ctx, device, self.say)
             return self.finish(run_dir, task, samples, plan)
         finally:
             lock.release()  # a no-op where this process does not hold it

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from monkeyeval.core.errors import RunFailure
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
+from monkeyeval.runner import autobatch
 from monkeyeval.runner.data import WorkItem
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.engine import predict
@@ -28,32 +29,47 @@ def predict_share(
     plan: Plan,
     request: RunRequest,
     ctx: DistContext,
+    device: str = "cpu",
+    say: Callable[[str], None] | None = None,
 ) -> None:
-    """Append the predictions of `work` to this process's part file per batch, then mark it done."""
+    """Append the predictions of `work` to this process's part file per batch, then mark it done.
+
+    `--batch-size auto` first finds the size on the share's first batch (`runner.autobatch`; `device` is
+    the device it is remembered for, `say` announces it) and keeps that batch's records.
+    """
     if not work:
         return
     path = part_path(run_dir, part_id_for(plan, ctx, request.shard))
     shard = request.shard
-    write_meta(
-        path,
-        {
-            "rank": ctx.rank if shard is None else shard.index,
-            "world_size": ctx.world_size if shard is None else shard.count,
-            "batch_size": request.batch_size,
-            "attempt": plan.attempt if shard is None else None,
-            "sharded_jobs": shard is not None,
-        },
-    )
+    meta = {
+        "rank": ctx.rank if shard is None else shard.index,
+        "world_size": ctx.world_size if shard is None else shard.count,
+        "batch_size": request.batch_size,
+        "attempt": plan.attempt if shard is None else None,
+        "sharded_jobs": shard is not None,
+    }
+    write_meta(path, meta)
     if ctx.world_size > 1:
         label = f"{label} (rank 0 of {ctx.world_size})"
     progress = Progress(label, len(work), enabled=ctx.is_main, already_done=plan.n_done)
     try:
         with PartAppender(path) as writer:
+            batch_size = request.batch_size
+            if not isinstance(batch_size, int):  # "auto"
+                memo, where = autobatch.BatchSizeMemo.for_run(run_dir), autobatch.device_label(device)
+                found = autobatch.find_batch_size(adapter, work, settings, memo, run_dir.name, where)
+                write_meta(path, {**meta, "batch_size": found.size})
+                if say is not None:
+                    say(autobatch.describe(found, label, where, memo))
+                batch_size, done = found.size, found.records
+                writer.append_many(record.to_json() for record in done)
+                progress.advance(len(done), sum(record.error is not None for record in done))
+                work = work[len(done) :]
             batches = predict(
                 adapter,
                 work,
                 settings,
-                request.batch_size,
+                batch_size,
                 request.num_workers,
                 preprocess_timeout_s=request.preprocess_timeout_s,
             )

@@ -6,7 +6,9 @@ third sample when it shares its batch with others (to exercise check-invariance)
 sleeps per batch (to kill a run mid-way); `fail_on=<index>` makes every batch holding that sample raise
 (until the file named by `fail_unless=<path>` exists: a transient failure); `context=<n>` is its context
 length (a prompt counts one token per character); `kill_worker_on=<index>` / `hang_on=<index>` make a
-DataLoader worker preparing that sample die (SIGKILL) or hang (never in the main process).
+DataLoader worker preparing that sample die (SIGKILL) or hang (never in the main process). `fits=<n>`
+raises torch's out-of-memory error for a batch of more than n samples; `batch_log=<path>` appends each
+generate call's batch size to that file.
 """
 
 from __future__ import annotations
@@ -99,6 +101,15 @@ class FakeAdapter(ModelAdapter):
 
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
         time.sleep(float(self.task_options.get("delay", 0)))
+        log = self.task_options.get("batch_log")
+        if log is not None:
+            with open(str(log), "a", encoding="utf-8") as handle:
+                handle.write(f"{len(batch)}\n")
+        fits = self.task_options.get("fits")
+        if fits is not None and len(batch) > int(fits):
+            import torch
+
+            raise torch.OutOfMemoryError(f"simulated: a batch of {len(batch)} does not fit (fits={fits})")
         poison = self.task_options.get("fail_on")
         healed = Path(str(self.task_options.get("fail_unless", "/nonexistent/marker"))).exists()
         if poison is not None and not healed and any(item.sample.index == poison for item in batch):
