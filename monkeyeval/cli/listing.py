@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from monkeyeval.cli.errors import reported
+from monkeyeval.core.table_fit import TableView, fitted_tables
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 JSON_HELP = "Print JSON (one object per entry) instead of a table."
 
@@ -56,7 +61,6 @@ def tasks_command(
     """
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     from monkeyeval.tasks.registry import TaskRegistry
 
@@ -78,28 +82,18 @@ def tasks_command(
             ]
         )
         return
-    table = Table(title=f"{len(selected)} tasks")
-    for column in ("task", "metric", "max_new_tokens", "groups", "source"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for task in selected:
         overrides = ", ".join(f"{family}: {n}" for family, n in task.family_max_new_tokens.items())
         tokens = f"{task.max_new_tokens}" + (f" ({overrides})" if overrides else "")
-        table.add_row(
-            task.name,
-            ", ".join(task.metrics),
-            tokens,
-            ", ".join(task.groups),
-            escape(_display_path(task.source, registry.searched)),
-        )
-    console.print(table)
+        source = _display_path(task.source, registry.searched)
+        rows.append([task.name, ", ".join(task.metrics), tokens, ", ".join(task.groups), source])
+    headers = ["task", "metric", "max_new_tokens", "groups", "source"]
+    _print_view(console, TableView(f"{len(selected)} tasks", headers, rows))
     groups = registry.groups()
     if groups and not group:
-        group_table = Table(title=f"{len(groups)} groups")
-        group_table.add_column("group")
-        group_table.add_column("tasks", overflow="fold")
-        for name, members in groups.items():
-            group_table.add_row(name, ", ".join(members))
-        console.print(group_table)
+        group_rows = [[name, ", ".join(members)] for name, members in groups.items()]
+        _print_view(console, TableView(f"{len(groups)} groups", ["group", "tasks"], group_rows))
     console.print(
         f"relative dataset paths resolve against the {escape(registry.data_root.describe())}", highlight=False
     )
@@ -108,8 +102,6 @@ def tasks_command(
 def metrics_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List metrics: name, aliases, aggregation, version and where each is defined."""
     from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
     from monkeyeval.metrics.registry import load_metric_registry
 
@@ -131,18 +123,24 @@ def metrics_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP
             ]
         )
         return
-    table = Table(title=f"{len(registry.names())} metrics")
-    for column in ("metric", "aliases", "aggregation", "version", "source"):
-        table.add_column(column, overflow="fold")
-    for metric in registry.all():
-        table.add_row(
+    rows = [
+        [
             metric.name,
             ", ".join(aliases_of.get(metric.name, [])),
             metric.aggregation,
             metric.version,
-            escape(_package_relative(registry.source(metric.name))),
-        )
-    Console().print(table)
+            _package_relative(registry.source(metric.name)),
+        ]
+        for metric in registry.all()
+    ]
+    headers = ["metric", "aliases", "aggregation", "version", "source"]
+    _print_view(Console(), TableView(f"{len(registry.names())} metrics", headers, rows))
+
+
+def _print_view(console: Console, view: TableView) -> None:
+    """Print a table that fits the console (cells wrap between words; see `monkeyeval.core.table_fit`)."""
+    for table in fitted_tables(view, console.width):
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:

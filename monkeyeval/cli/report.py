@@ -56,7 +56,7 @@ def report(
 
     from monkeyeval.core.atomic import atomic_write_text
     from monkeyeval.report import FORMATS, build_leaderboard, render
-    from monkeyeval.report.render import make_console, rich_renderable
+    from monkeyeval.report.render import REPORT_WIDTH, make_console, rich_renderable
     from monkeyeval.results.tree import load_results
 
     err = make_console(stderr=True)
@@ -82,7 +82,8 @@ def report(
         _write_chart(board, plot, fmt, group, output)
         return
     if fmt == "rich" and output is None:
-        make_console().print(rich_renderable(board))
+        console = make_console(piped_width=REPORT_WIDTH)
+        console.print(rich_renderable(board, console.width))
         return
     if fmt == "html":
         from monkeyeval.report.html import render_html

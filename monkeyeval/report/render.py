@@ -13,6 +13,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from monkeyeval.core.table_fit import fitted_tables
 from monkeyeval.report.html.page import render_html
 from monkeyeval.report.leaderboard import Leaderboard
 from monkeyeval.report.tables import LEGEND, TableView, all_tables
@@ -43,18 +44,19 @@ CSV_COLUMNS = (
 
 
 NON_TERMINAL_WIDTH = 200
+REPORT_WIDTH = 80
 
 
-def make_console(stderr: bool = False) -> Console:
-    """A rich console; when the output is not a terminal (CI logs, pipes) and COLUMNS is unset, it is 200
-    columns wide instead of rich's 80 so that tables do not fold every cell."""
+def make_console(stderr: bool = False, piped_width: int = NON_TERMINAL_WIDTH) -> Console:
+    """A rich console; when the output is not a terminal (CI logs, pipes) and COLUMNS is unset, it is
+    `piped_width` columns wide (default 200, so that gate tables do not fold; the report passes 80)."""
     console = Console(stderr=stderr)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(stderr=stderr, width=NON_TERMINAL_WIDTH)
+        console = Console(stderr=stderr, width=piped_width)
     return console
 
 
-def render(board: Leaderboard, fmt: str, width: int = 200) -> str:
+def render(board: Leaderboard, fmt: str, width: int = REPORT_WIDTH) -> str:
     """Render `board` in format `fmt` (one of FORMATS) as text."""
     if fmt == "md":
         return render_markdown(board)
@@ -66,21 +68,17 @@ def render(board: Leaderboard, fmt: str, width: int = 200) -> str:
         return render_html(board)
     if fmt == "rich":
         console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
-        console.print(rich_renderable(board))
+        console.print(rich_renderable(board, width))
         return console.export_text()
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def rich_renderable(board: Leaderboard) -> Group:
-    """The report as rich tables, for printing to a terminal."""
+def rich_renderable(board: Leaderboard, width: int = REPORT_WIDTH) -> Group:
+    """The report as rich tables `width` columns wide at most (`report.fit`: cells wrap, words never split;
+    a table too wide is cut into column chunks)."""
     parts: list[Table | Text] = []
     for view in all_tables(board):
-        table = Table(title=view.title, show_lines=False, header_style="bold")
-        for header in view.headers:
-            table.add_column(Text(header), overflow="fold")
-        for row in view.rows:
-            table.add_row(*(Text(cell) for cell in row))
-        parts.append(table)
+        parts += fitted_tables(view, width)
     parts.append(Text(LEGEND, style="dim"))
     return Group(*parts)
 

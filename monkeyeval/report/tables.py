@@ -6,10 +6,10 @@ the csv/json outputs keep raw numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from monkeyeval.core.numbers import format_score, format_score_ci
+from monkeyeval.core.table_fit import TableView
 from monkeyeval.report.leaderboard import (
     HEALTH_COLUMNS,
     PREDICT_ONLY_KEYS,
@@ -29,15 +29,6 @@ LEGEND = (
     "only; a model needs a full run of every task of the group's definition, else it shows "
     '"k of n tasks" and no mean.'
 )
-
-
-@dataclass(frozen=True)
-class TableView:
-    """A titled table of strings."""
-
-    title: str
-    headers: list[str]
-    rows: list[list[str]]
 
 
 def task_cell(row: dict[str, Any]) -> str:
@@ -100,7 +91,7 @@ def health_table(board: Leaderboard) -> TableView:
             [str(series["model"]), str(series["task"])]
             + [str(int(series[key])) for key in ("n", "n_scored", *HEALTH_COLUMNS)]
         )
-    return TableView("Health", headers, rows)
+    return TableView("Health", headers, rows, keys=2)
 
 
 def runs_table(board: Leaderboard) -> TableView:
@@ -112,7 +103,7 @@ def runs_table(board: Leaderboard) -> TableView:
         rows.append(
             [str(series["model"]), str(series["task"])] + [info.get(key, "") for key in RUN_INFO_KEYS]
         )
-    return TableView("Runs", headers, rows)
+    return TableView("Runs", headers, rows, keys=2)
 
 
 def group_table(board: Leaderboard) -> TableView:
@@ -178,7 +169,7 @@ def predict_only_table(board: Leaderboard) -> TableView:
     """One row per `run --predict-only` run: generated, not scored (no score to rank)."""
     headers = [*PREDICT_ONLY_KEYS, "folder"]
     rows = [[str(row[key]) for key in (*PREDICT_ONLY_KEYS, "path")] for row in board.predict_only]
-    return TableView("Predict-only runs (not scored)", headers, rows)
+    return TableView("Predict-only runs (not scored)", headers, rows, keys=2)
 
 
 def all_tables(board: Leaderboard) -> list[TableView]:

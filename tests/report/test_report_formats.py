@@ -165,3 +165,15 @@ def test_rich_shows_markup_like_names_literally(results_root: Path, make_run) ->
     make_run("[bold]M[/bold]", "docvqa[val]", 0.5, folder="m/t")
     text = render(build_leaderboard(load_results(results_root)), "rich", width=300)
     assert "[bold]M[/bold]" in text and "docvqa[val] (anls_monkey)" in text
+
+
+def test_rich_report_fits_80_columns_without_splitting_words(board: Leaderboard) -> None:
+    from rich.cells import cell_len
+
+    text = render(board, "rich", width=80)
+    lines = text.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    assert "Runs (columns 1-" in text  # the 12-column Runs table is cut into chunks that fit
+    assert sum("┃ model" in line and "┃ task" in line for line in lines) >= 3  # keys repeated per chunk
+    words = {word for line in lines for cell in line.split("│") for word in cell.split()}
+    assert {"docvqa", "(anls_monkey)", "[58.0,", "64.0]", "n_skipped_lines", "checkpoint_sha256"} <= words
