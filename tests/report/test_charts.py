@@ -145,3 +145,32 @@ def test_nothing_to_plot_names_the_fix(rich_board: Leaderboard, results_root: Pa
     small = build_leaderboard(load_results(other))
     with pytest.raises(UserError, match="--group G"):
         render_plot(small, "radar", "svg")
+
+
+def test_radar_draws_published_references_as_dashed_outlines() -> None:
+    svg = radar_svg(AXES, [("run", [50.0] * 4)], maximum=100, title="t", references=[("paper", [100.0] * 4)])
+    root = Tree(svg).root
+    (outline,) = root.find("polygon", class_="reference")
+    assert outline.attrs["fill"] == "none" and outline.attrs["stroke-dasharray"] == "4 3"
+    ring = _points(root.find("polygon", class_="ring")[-1].attrs["points"])
+    for vertex, corner in zip(_points(outline.attrs["points"]), ring, strict=True):
+        assert vertex == pytest.approx(corner, abs=0.01)  # 100 of 100: on the outer ring
+    assert [t.all_text() for t in root.find("g", class_="legend")[0].find("text")] == ["run", "paper"]
+
+
+def test_chart_data_takes_references_covering_every_axis(rich_board: Leaderboard) -> None:
+    from monkeyeval.report.html.plots import chart_data
+    from monkeyeval.report.published import PublishedScore
+
+    axes = tuple(rich_board.task_names[:3])
+
+    def score(model: str, task: str, value: float) -> PublishedScore:
+        return PublishedScore(model, (), task, value, "src", "paper")
+
+    published = [score("Full", task, 90.0 + i) for i, task in enumerate(axes)]
+    published += [score("Partial", axes[0], 10.0), score("Huge", axes[0], 1250.0)]
+    published += [score("Huge", task, 1.0) for task in axes[1:]]
+    data = chart_data(rich_board, axes, "g", published=published)
+    assert [name for name, _ in data.references] == ["Full", "Huge"]  # "Partial" lacks two axes
+    assert data.references[0][1] == (90.0, 91.0, 92.0)
+    assert data.maxima[0] >= 1250.0  # the axis grows to show a published number above it

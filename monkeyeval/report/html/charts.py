@@ -22,6 +22,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#0
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
 """Line styles for the second, third, ... pass through the palette (more series than colours)."""
 RING_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+REFERENCE_COLOUR, REFERENCE_DASH = "#555555", "4 3"  # published reference outlines on a radar
 SVG_NS = "http://www.w3.org/2000/svg"
 
 Series = Sequence[tuple[str, Sequence[float | None]]]
@@ -69,15 +70,20 @@ def radar_svg(
     maximum: float | Sequence[float],
     title: str,
     size: float = 420.0,
+    references: Series = (),
 ) -> str:
-    """A radar chart: one closed polygon per (name, values) series over `axes`, rings, labels, legend."""
+    """A radar chart: one closed polygon per (name, values) series over `axes`, rings, labels, legend.
+
+    `references` (published numbers, a value on every axis) are drawn as grey dashed outlines, unfilled,
+    and listed last in the legend.
+    """
     count = len(axes)
     if count < 3:
         raise ValueError("a radar chart needs at least 3 axes")
     maxima = _maxima(maximum, count)
     geo = radar_geometry(size)
     legend_top = geo.cy + geo.radius + 40
-    height = legend_top + 18 * len(series) + 10
+    height = legend_top + 18 * (len(series) + len(references)) + 10
     out = [_open(size, height, title), _title(size, title)]
     for fraction in RING_FRACTIONS:
         ring = [geo.point(i, count, fraction) for i in range(count)]
@@ -121,7 +127,16 @@ def radar_svg(
                 f'cx="{_n(x)}" cy="{_n(y)}" r="3" fill="{colour}"><title>'
                 f"{escape(f'{name} — {axes[i]}: {_n(shown)}')}</title></circle>"
             )
-    out.append(_legend([name for name, _ in series], 16, legend_top))
+    for name, values in references:
+        vertices = [
+            geo.point(i, count, _clamp((v or 0.0) / maxima[i])) for i, v in enumerate(_pad(values, count))
+        ]
+        out.append(
+            f'<polygon class="reference" data-series="{escape(name)}" points="{_points(vertices)}" '
+            f'fill="none" stroke="{REFERENCE_COLOUR}" stroke-width="1.5"{_dash(REFERENCE_DASH)}>'
+            f"<title>{escape(name)} (published)</title></polygon>"
+        )
+    out.append(_legend([name for name, _ in series], 16, legend_top, [name for name, _ in references]))
     out.append("</svg>")
     return "\n".join(out)
 
@@ -231,10 +246,11 @@ def _title(width: float, title: str) -> str:
     )
 
 
-def _legend(names: Sequence[str], x: float, top: float) -> str:
+def _legend(names: Sequence[str], x: float, top: float, references: Sequence[str] = ()) -> str:
     rows = ['<g class="legend">']
-    for index, name in enumerate(names):
-        colour, dash = series_style(index)
+    styles = [series_style(index) for index in range(len(names))]
+    styles += [(REFERENCE_COLOUR, REFERENCE_DASH)] * len(references)
+    for index, (name, (colour, dash)) in enumerate(zip([*names, *references], styles, strict=True)):
         y = top + 18 * index
         rows.append(
             f'<line x1="{_n(x)}" y1="{_n(y)}" x2="{_n(x + 22)}" y2="{_n(y)}" stroke="{colour}" '

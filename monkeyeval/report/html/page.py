@@ -163,13 +163,20 @@ def _charts_html(board: Leaderboard) -> str:
         return ""
     figures = [
         f'<figure class="radar" data-group="{escape(chart.title)}">'
-        + radar_svg(chart.axes, chart.series, maximum=chart.maxima, title=f"{chart.title} (full runs)")
+        + radar_svg(
+            chart.axes,
+            chart.series,
+            maximum=chart.maxima,
+            title=f"{chart.title} (full runs)",
+            references=chart.references,
+        )
         + "</figure>"
         for chart in charts
     ]
     note = (
         "Radar per group with 3 or more scored tasks; each axis runs from 0 at the centre to its maximum "
-        "(100, or 1000 for sums); --limit runs are left out and a missing score is drawn at the centre."
+        "(100, or 1000 for sums); --limit runs are left out and a missing score is drawn at the centre. "
+        "Grey dashed outlines: published numbers of a model that reports every axis."
     )
     return (
         '<section class="charts-section"><h2>Groups at a glance</h2>'

@@ -17,6 +17,7 @@ from monkeyeval.core.errors import UserError
 from monkeyeval.core.numbers import display_scale
 from monkeyeval.report.html.charts import (
     PALETTE,
+    REFERENCE_COLOUR,
     axis_maximum,
     bars_svg,
     radar_svg,
@@ -24,6 +25,7 @@ from monkeyeval.report.html.charts import (
     svg_document,
 )
 from monkeyeval.report.leaderboard import Leaderboard
+from monkeyeval.report.published import PublishedScore, published_scores
 
 MIN_RADAR_AXES = 3
 PLOTS_EXTRA_HINT = "pip install 'monkeyeval[plots]'"
@@ -38,10 +40,19 @@ class ChartData:
     series: tuple[tuple[str, tuple[float | None, ...]], ...]
     maxima: tuple[float, ...]
     intervals: tuple[tuple[tuple[float, float] | None, ...], ...]
+    references: tuple[tuple[str, tuple[float, ...]], ...] = ()  # published rows covering every axis
 
 
-def chart_data(board: Leaderboard, tasks: Sequence[str], title: str) -> ChartData:
-    """Full-run scores of every model on `tasks` (display scale); tasks without any full run are dropped."""
+def chart_data(
+    board: Leaderboard,
+    tasks: Sequence[str],
+    title: str,
+    published: Sequence[PublishedScore] | None = None,
+) -> ChartData:
+    """Full-run scores of every model on `tasks` (display scale); tasks without any full run are dropped.
+
+    `references`: each published model (published.yaml by default) with a number for every axis.
+    """
     full = board.tasks[board.tasks["limit"].isna()]
     rows = {(str(r["model"]), str(r["task"])): r for _, r in full.iterrows()}
     axes = tuple(task for task in tasks if any(key[1] == task for key in rows))
@@ -63,13 +74,28 @@ def chart_data(board: Leaderboard, tasks: Sequence[str], title: str) -> ChartDat
         if any(value is not None for value in values):
             series.append((model, tuple(values)))
             intervals.append(tuple(cis))
+    references = _references(axes, published_scores() if published is None else published)
     maxima = []
     for index, task in enumerate(axes):
         aggregation = str(full.loc[full["task"] == task, "aggregation"].iloc[0])
-        tops = [s[1][index] for s in series]
+        tops = [s[1][index] for s in series] + [values[index] for _, values in references]
         tops += [pair[1] for ci in intervals if (pair := ci[index]) is not None]
         maxima.append(axis_maximum(aggregation, tops))
-    return ChartData(title, axes, tuple(series), tuple(maxima), tuple(intervals))
+    return ChartData(title, axes, tuple(series), tuple(maxima), tuple(intervals), references)
+
+
+def _references(
+    axes: Sequence[str], published: Sequence[PublishedScore]
+) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """(published model, its value per axis) for the models that published a number for every axis."""
+    values: dict[str, dict[str, float]] = {}
+    for score in published:
+        values.setdefault(score.model, {})[score.task] = score.value
+    return tuple(
+        (model, tuple(by_task[task] for task in axes))
+        for model, by_task in values.items()
+        if axes and all(task in by_task for task in axes)
+    )
 
 
 def group_tasks(board: Leaderboard, group: str) -> tuple[str, ...]:
@@ -136,7 +162,9 @@ def _radar_choice(board: Leaderboard, group: str | None) -> ChartData:
 
 def _svg(plot: str, data: ChartData) -> str:
     if plot == "radar":
-        return radar_svg(data.axes, data.series, maximum=data.maxima, title=data.title)
+        return radar_svg(
+            data.axes, data.series, maximum=data.maxima, title=data.title, references=data.references
+        )
     return bars_svg(data.axes, data.series, maximum=data.maxima, title=data.title, intervals=data.intervals)
 
 
@@ -185,6 +213,11 @@ def _png_radar(axes: Any, data: ChartData, labels: list[str]) -> None:
             linestyle=(0, tuple(float(d) for d in dash.split())) if dash else "-",
         )
         axes.fill([*angles, angles[0]], [*radii, radii[0]], color=colour, alpha=0.12)
+    for name, values in data.references:
+        radii = [min(max(v / m, 0.0), 1.0) for v, m in zip(values, data.maxima, strict=True)]
+        axes.plot(
+            [*angles, angles[0]], [*radii, radii[0]], color=REFERENCE_COLOUR, linestyle="--", label=name
+        )
     axes.set_xticks(angles)
     axes.set_xticklabels(labels, fontsize=8)
     axes.set_ylim(0, 1)
