@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core import jsontext
-from monkeyeval.results.schema import PredictionsDigest, ResultsError
+from monkeyeval.results.schema import PredictionsDigest, ResultsError, RunFiles
 
 PREDICT_ONLY_FILE = "predict_only.json"
 PREDICT_ONLY_SCHEMA = 1
@@ -26,7 +26,7 @@ _COUNTS = ("n", "n_errors", "n_empty", "n_truncated", "n_missing", "n_without_an
 
 
 @dataclass(frozen=True)
-class PredictOnlyRun:
+class PredictOnlyRun(RunFiles):
     """One predict-only (model, task) run: what was generated, and its health; no score."""
 
     path: Path
@@ -44,16 +44,6 @@ class PredictOnlyRun:
     predictions: PredictionsDigest
     fingerprint: dict[str, Any]
     created: str
-
-    @property
-    def run_dir(self) -> Path:
-        """The folder that holds this run's files."""
-        return self.path.parent
-
-    @property
-    def predictions_path(self) -> Path:
-        """Where this run's per-sample records live."""
-        return self.run_dir / "predictions.jsonl"
 
     def to_json(self) -> dict[str, Any]:
         """The predict_only.json object."""

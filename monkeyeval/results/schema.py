@@ -167,8 +167,24 @@ class TaskScore:
         return out
 
 
+class RunFiles:
+    """The folder and predictions file of a run summary stored at `path` (scores.json, predict_only.json)."""
+
+    path: Path
+
+    @property
+    def run_dir(self) -> Path:
+        """The folder that holds this run's files."""
+        return self.path.parent
+
+    @property
+    def predictions_path(self) -> Path:
+        """Where this run's per-sample records live."""
+        return self.run_dir / "predictions.jsonl"
+
+
 @dataclass(frozen=True)
-class RunResult:
+class RunResult(RunFiles):
     """One validated scores.json, as read back."""
 
     path: Path
@@ -195,16 +211,6 @@ class RunResult:
     limit: int | None = None
     group_members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     predictions: PredictionsDigest | None = None
-
-    @property
-    def run_dir(self) -> Path:
-        """The folder that holds this run's files."""
-        return self.path.parent
-
-    @property
-    def predictions_path(self) -> Path:
-        """Where this run's per-sample records live."""
-        return self.run_dir / "predictions.jsonl"
 
     @property
     def is_fraction(self) -> bool:
