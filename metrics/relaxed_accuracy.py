@@ -1,4 +1,5 @@
-"""Built-in plugin: ChartQA relaxed accuracy (pix2struct `relaxed_correctness`) and its Qwen-VL swap."""
+"""Built-in plugin: ChartQA relaxed accuracy (pix2struct `relaxed_correctness`), VLMEvalKit's stripped form
+and the Qwen-VL swap."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ def relaxed_accuracy_pix2struct(prediction: str, answers: list[str]) -> float:
     return float(max(relaxed_correctness(gold, prediction) for gold in answers))
 
 
+def relaxed_accuracy_vlmevalkit(prediction: str, answers: list[str]) -> float:
+    """VLMEvalKit ChartQA since its fix of 2025-09-01: `relaxed_correctness(gold, pred.strip())`, i.e.
+    pix2struct's rule (gold as target) on the STRIPPED prediction (gold not stripped); max over golds."""
+    require_answers("relaxed_accuracy_vlmevalkit", answers)
+    prediction = prediction.strip()
+    return float(max(relaxed_correctness(gold, prediction) for gold in answers))
+
+
 def relaxed_accuracy_qwen(prediction: str, answers: list[str]) -> float:
     """Qwen-VL/Monkey `evaluate_relaxed_accuracy`: `relaxed_correctness(pred.strip(), gold)`, i.e. the
     stripped MODEL OUTPUT is the target: the 5% window and the zero test are relative to the prediction."""
@@ -51,6 +60,19 @@ METRICS: list[Metric] = [
         source="google-research/pix2struct@945f27e pix2struct/metrics.py relaxed_correctness",
         per_sample=relaxed_accuracy_pix2struct,
         aliases=("relaxed_accuracy",),
+    ),
+    Metric(
+        name="relaxed_accuracy_vlmevalkit",
+        version="1",
+        description=(
+            "ChartQA relaxed accuracy as VLMEvalKit scores ChartQA_TEST: gold as target, the prediction "
+            "stripped first (VLMEvalKit before 2025-09-01 swapped the two: that is relaxed_accuracy_qwen)."
+        ),
+        source=(
+            "open-compass/VLMEvalKit@e8e78f0 vlmeval/dataset/utils/vqa_eval.py process_line "
+            "(relaxed_accuracy; argument order fixed in 677e30a, PR #1204)"
+        ),
+        per_sample=relaxed_accuracy_vlmevalkit,
     ),
     Metric(
         name="relaxed_accuracy_qwen",

@@ -25,9 +25,10 @@ from monkeyeval.metrics.registry import (
 
 REQUIRED = {
     "anls_docvqa", "anls_pypi", "anls_monkey", "anls_mmf", "vqa_accuracy_official", "vqa_accuracy_lavis",
-    "textvqa_accuracy_mmf", "relaxed_accuracy_pix2struct", "relaxed_accuracy_qwen", "exact_match_qwen",
-    "contains_match_monkey", "contains_match_textmonkey", "gqa_exact_match_qwen", "scienceqa_mc_internvl",
-    "ocrbench", "ocrbench_hme100k", "cider_coco", "cider_pretokenized", "gqa_contains_monkey",
+    "textvqa_accuracy_mmf", "relaxed_accuracy_pix2struct", "relaxed_accuracy_vlmevalkit",
+    "relaxed_accuracy_qwen", "exact_match_qwen", "contains_match_monkey", "contains_match_textmonkey",
+    "gqa_exact_match_qwen", "scienceqa_mc_internvl", "ocrbench", "ocrbench_hme100k", "cider_coco",
+    "cider_pretokenized", "gqa_contains_monkey",
 }  # fmt: skip
 ALIASES = {
     "anls": "anls_docvqa",

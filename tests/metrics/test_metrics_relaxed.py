@@ -10,6 +10,7 @@ from monkeyeval.metrics.builtin.relaxed_accuracy import (
     parse_number,
     relaxed_accuracy_pix2struct,
     relaxed_accuracy_qwen,
+    relaxed_accuracy_vlmevalkit,
     relaxed_correctness,
 )
 
@@ -61,6 +62,29 @@ def test_pix2struct(prediction: str, gold: str, expected: float) -> None:
     assert relaxed_accuracy_pix2struct(prediction, [gold]) == expected
 
 
+@pytest.mark.parametrize(
+    ("prediction", "gold", "expected"),
+    [
+        pytest.param(" No ", "No", 1.0, id="padded-prediction-stripped"),
+        pytest.param("No\n", "No", 1.0, id="trailing-newline-stripped"),
+        pytest.param("No", " No", 0.0, id="gold-not-stripped"),
+        pytest.param(" 95 ", "100", 1.0, id="window-relative-to-the-gold"),
+        pytest.param("105", "100", 1.0, id="105-within-5pct-of-gold"),
+        pytest.param("100", "95", 0.0, id="100-outside-5pct-of-gold-95"),
+        pytest.param(" 45% ", "0.45", 1.0, id="percent-after-strip"),
+        pytest.param("0", "0", 1.0, id="zero-gold-string-equal"),
+        pytest.param("cat", "CAT", 1.0, id="case-insensitive-fallback"),
+    ],
+)
+def test_vlmevalkit(prediction: str, gold: str, expected: float) -> None:
+    assert relaxed_accuracy_vlmevalkit(prediction, [gold]) == expected
+
+
+def test_vlmevalkit_differs_from_pix2struct_only_by_the_strip() -> None:
+    assert relaxed_accuracy_pix2struct(" No ", ["No"]) == 0.0  # the Mini-Monkey ChartQA case of issue 11
+    assert relaxed_accuracy_vlmevalkit(" No ", ["No"]) == relaxed_accuracy_pix2struct("No", ["No"]) == 1.0
+
+
 def test_max_over_golds() -> None:
     assert relaxed_accuracy_pix2struct("12", ["x", "12.5"]) == 1.0
     assert relaxed_accuracy_qwen("12", ["x", "y"]) == 0.0
@@ -87,3 +111,5 @@ def test_qwen_is_pix2struct_with_arguments_swapped(prediction: str, gold: str) -
     assert relaxed_accuracy_qwen(prediction, [gold]) == float(relaxed_correctness(prediction, gold))
     assert relaxed_accuracy_pix2struct(prediction, [gold]) == float(relaxed_correctness(gold, prediction))
     assert relaxed_accuracy_pix2struct(prediction, [prediction]) == 1.0
+    padded = f"  {prediction}\t"
+    assert relaxed_accuracy_vlmevalkit(padded, [gold]) == float(relaxed_correctness(gold, prediction))

@@ -53,7 +53,7 @@ TEXTMONKEY_TABLE = {
 }
 MINIMONKEY_TABLE = {
     "minimonkey_docvqa_val": ("anls_docvqa", "DocVQA"),
-    "minimonkey_chartqa_test": ("relaxed_accuracy_pix2struct", "ChartQA"),
+    "minimonkey_chartqa_test": ("relaxed_accuracy_vlmevalkit", "ChartQA"),
     "minimonkey_infovqa_val": ("anls_docvqa", "InfoVQA"),
     "minimonkey_textvqa_val": ("textvqa_accuracy_mmf", "default"),
 }
