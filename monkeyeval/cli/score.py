@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from monkeyeval.cli.errors import EXIT_CODES_HELP, reported
-from monkeyeval.core import jsontext
 from monkeyeval.core.errors import IncompleteResults, UserError
 
 if TYPE_CHECKING:
+    from monkeyeval.convert.predictions import ExternalPredictions
     from monkeyeval.core.types import PredictionRecord, Sample
     from monkeyeval.results.schema import TaskScore
     from monkeyeval.tasks.config import TaskConfig
@@ -28,15 +27,6 @@ class MissingPolicy(str, Enum):
 
     wrong = "wrong"
     fail = "fail"
-
-
-@dataclass
-class ExternalPredictions:
-    """A parsed predictions file: rows by id (first occurrence), duplicated ids, and line problems."""
-
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    duplicates: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -57,64 +47,30 @@ class ScoreValidationError(IncompleteResults):
     """The predictions do not cover what `--missing fail` requires (exit code 1)."""
 
 
-def read_predictions(path: Path) -> ExternalPredictions:
-    """Parse one JSON object per line with at least "id" and "prediction" (problems are collected)."""
-    parsed = ExternalPredictions()
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = jsontext.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))  # BOM accepted
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                parsed.problems.append(f"{path}:{line_no}: not a JSON object line ({exc})")
-                continue
-            if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
-                parsed.problems.append(f'{path}:{line_no}: expected {{"id": ..., "prediction": "..."}}')
-                continue
-            tokens = row.get("n_new_tokens")
-            bad_tokens = tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool))
-            if bad_tokens or not isinstance(row.get("truncated", False), bool):
-                parsed.problems.append(
-                    f"{path}:{line_no}: 'n_new_tokens' must be an integer, 'truncated' a boolean"
-                )
-                continue
-            if (
-                not isinstance(row["prediction"], str)
-                or isinstance(row["id"], (dict, list))
-                or row["id"] is None
-            ):
-                parsed.problems.append(
-                    f"{path}:{line_no}: 'prediction' must be a string and 'id' a string or number"
-                )
-                continue
-            key = str(row["id"])
-            if key in parsed.rows:
-                parsed.duplicates.append(key)
-                continue
-            parsed.rows[key] = row
-    return parsed
-
-
 def _first(ids: list[str]) -> str:
     shown = ", ".join(repr(i) for i in ids[:SHOW_IDS])
     return shown + (", ..." if len(ids) > SHOW_IDS else "")
 
 
 def build_records(
-    samples: list[Sample], predictions: ExternalPredictions, missing: MissingPolicy, source: Path
+    samples: list[Sample],
+    predictions: ExternalPredictions,
+    missing: MissingPolicy,
+    source: Path,
+    id_rule: str = "question_id",
 ) -> tuple[list[PredictionRecord], list[str]]:
     """Validate ids; records in dataset order (missing ids as errored placeholders) and the missing ids."""
     from monkeyeval.core.types import PredictionRecord
 
     if predictions.problems:
         listing = "\n  ".join(predictions.problems[:SHOW_IDS])
-        raise ScoreUsageError(f"{len(predictions.problems)} bad lines in {source}:\n  {listing}")
-    if not predictions.rows:  # (a duplicate is only ever a second row of an id in `rows`)
+        what = "lines" if predictions.format == "monkeyeval" else "records"
         raise ScoreUsageError(
-            f'{source}: holds no predictions; expected one JSON object per line, {{"id": ..., "prediction": '
-            '"..."}'
+            f"{len(predictions.problems)} bad {what} in {source} (read as --format {predictions.format}):\n"
+            f"  {listing}"
         )
+    if not predictions.rows:  # (a duplicate is only ever a second row of an id in `rows`)
+        raise ScoreUsageError(f"{source}: holds no predictions (read as --format {predictions.format})")
     known = {s.id for s in samples}
     unknown = [i for i in predictions.rows if i not in known]
     duplicates = list(dict.fromkeys(predictions.duplicates))
@@ -125,11 +81,11 @@ def build_records(
         if unknown:
             expected = _first([sample.id for sample in samples])
             parts.append(
-                f"{len(unknown)} ids not in the task's dataset (first: {_first(unknown)}; the dataset's ids "
-                f"look like {expected})"
+                f"{len(unknown)} ids not in the task's dataset (first: {_first(unknown)}; the dataset's ids, "
+                f"made by its id rule {id_rule!r}, look like {expected})"
             )
-        rule = "each dataset id may appear once" if duplicates else "check --task and the id field"
-        raise ScoreUsageError(f"{source}: " + "; ".join(parts) + f". {rule}.")
+        fix = "each dataset id may appear once" if duplicates and not unknown else "check --task and --format"
+        raise ScoreUsageError(f"{source}: " + "; ".join(parts) + f". {fix}.")
     missing_ids = [s.id for s in samples if s.id not in predictions.rows]
     if missing_ids and missing is MissingPolicy.fail:
         raise ScoreValidationError(
@@ -169,22 +125,27 @@ def score_file(
     results: Path,
     missing: MissingPolicy = MissingPolicy.wrong,
     seed: int = 0,
+    fmt: str = "auto",
 ) -> ScoreOutcome:
-    """Validate and score `predictions_path`, writing results/<model>/<task>/."""
+    """Validate and score `predictions_path` (in format `fmt`), writing results/<model>/<task>/."""
+    from monkeyeval.convert.predictions import read_predictions
     from monkeyeval.results.finalize import finalize_run
     from monkeyeval.results.layout import run_dir
     from monkeyeval.results.schema import InputNotes
     from monkeyeval.tasks.dataset import jsonl_sha256, load_samples
 
     loaded = load_samples(task, check_image_root=False)  # scoring needs answers, not images
-    predictions = read_predictions(predictions_path)
-    records, missing_ids = build_records(loaded.samples, predictions, missing, predictions_path)
+    predictions = read_predictions(predictions_path, fmt, task.fields)
+    records, missing_ids = build_records(
+        loaded.samples, predictions, missing, predictions_path, task.fields.id
+    )
     target = run_dir(results, model_name, task.name)
     fingerprint = {
         "family": "external",
         "checkpoint": None,
         "predictions_file": str(predictions_path.resolve()),
         "predictions_sha256": jsonl_sha256(predictions_path),
+        "predictions_format": predictions.format,
     }
     result = finalize_run(
         target,
@@ -242,7 +203,15 @@ def score_command(
     predictions: Path = typer.Argument(
         ...,
         metavar="PREDICTIONS",
-        help='Predictions file: one JSON object per line, {"id": ..., "prediction": "..."}.',
+        help="Predictions file: monkeyeval jsonl, or another harness's output (see --format).",
+    ),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        metavar="FORMAT",
+        help="auto (tell from the file), monkeyeval ({id, prediction} lines), multimodalocr (the dataset's "
+        "JSON array with a 'predict' per item) or monkey (Monkey's eval results: questionId/question_id + "
+        "answer).",
     ),
     task: str = typer.Option(..., "--task", "-t", help="Task to score against (see `monkeyeval tasks`)."),
     model_name: str | None = typer.Option(
@@ -285,7 +254,7 @@ def score_command(
     registry = TaskRegistry.discover(tasks_dir or [], data_root=data_root)
     config = registry.get(task)
     name = safe_model_name(model_name or predictions.stem)
-    print_summary(score_file(config, predictions, name, results, missing, seed))
+    print_summary(score_file(config, predictions, name, results, missing, seed, fmt))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,42 @@ from typing import Any
 
 @dataclass(frozen=True)
 class FieldMap:
-    """Which jsonl keys hold each part of a sample (defaults: the upstream Monkey/Qwen-VL jsonl format)."""
+    """Which jsonl keys hold each part of a sample (defaults: the upstream Monkey/Qwen-VL jsonl format).
+
+    `id` is a key, or a template of keys in braces for a composite id: OCRBench's ids repeat across its
+    source datasets, so its rule is `{dataset_name}/{id}`. Only `{key}` placeholders are allowed.
+    """
 
     question: str = "question"
     answer: str = "answer"
     id: str = "question_id"
     image: str = "image"
+
+    @property
+    def id_keys(self) -> tuple[str, ...]:
+        """The keys an id is made of: the placeholders of a template, else the id key itself."""
+        found = tuple(ID_PLACEHOLDER.findall(self.id))
+        return found if found else (self.id,)
+
+    @property
+    def composite_id(self) -> bool:
+        """True when `id` is a template (`{dataset_name}/{id}`), not a key."""
+        return bool(ID_PLACEHOLDER.search(self.id))
+
+    def make_id(self, item: dict[str, Any]) -> Any:
+        """The raw id of a dataset item: the id key's value, or the template filled with the item's values
+        (a missing key or a nested value gives None, which the loader reports as a bad line)."""
+        if not self.composite_id:
+            return item.get(self.id)
+        values = [item.get(key) for key in self.id_keys]
+        if any(value is None or isinstance(value, (dict, list)) for value in values):
+            return None
+        parts = iter(str(value) for value in values)
+        return ID_PLACEHOLDER.sub(lambda _match: next(parts), self.id)
+
+
+ID_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_][A-Za-z0-9_ -]*)\}")
+"""A `{key}` of a composite id template (no attribute access, indexing or format specs)."""
 
 
 @dataclass(frozen=True)

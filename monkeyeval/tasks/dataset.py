@@ -93,7 +93,7 @@ def load_samples(
         if sample.id in first_line_of:
             raise DatasetError(
                 f"{path}: duplicate id {sample.id!r} on lines {first_line_of[sample.id]} and {line_no} "
-                f"(field {task.fields.id!r}); ids must be unique"
+                f"(fields.id {task.fields.id!r}); ids must be unique"
             )
         first_line_of[sample.id] = line_no
         samples.append(sample)
@@ -181,7 +181,15 @@ def _build_sample(
     if not isinstance(question, str) or not isinstance(image, str):
         problems.append(LineProblem(line_no, f"{fields.question!r} and {fields.image!r} must be strings"))
         return None
-    raw_id = item.get(fields.id, index)
+    raw_id = fields.make_id(item) if fields.composite_id else item.get(fields.id, index)
+    if raw_id is None and fields.composite_id:
+        keys = ", ".join(repr(key) for key in fields.id_keys)
+        problems.append(
+            LineProblem(
+                line_no, f"id rule {fields.id!r} (fields.id) needs the keys {keys} as strings or numbers"
+            )
+        )
+        return None
     if raw_id is None or isinstance(raw_id, (dict, list)):
         problems.append(
             LineProblem(line_no, f"id field {fields.id!r} must be a string or number, got {raw_id!r}")
@@ -206,7 +214,9 @@ def _build_sample(
         )
         return None
     image_path, error = resolve(image)
-    used = {fields.question, fields.answer, fields.id, fields.image}
+    used = {fields.question, fields.answer, fields.image}
+    if not fields.composite_id:
+        used.add(fields.id)  # a composite id's parts stay in `extra` (OCRBench's dataset_name, say)
     return Sample(
         index=index,
         id=sample_id,

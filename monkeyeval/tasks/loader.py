@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monkeyeval.core.atomic import utf8
-from monkeyeval.tasks.config import BreakdownSpec, DatasetSpec, FieldMap, TaskConfig
+from monkeyeval.tasks.config import ID_PLACEHOLDER, BreakdownSpec, DatasetSpec, FieldMap, TaskConfig
 from monkeyeval.tasks.prompts import PROFILES
 from monkeyeval.tasks.yaml_source import RawTask, did_you_mean, resolve_includes
 
@@ -251,6 +251,13 @@ def _field_map(raw: RawTask) -> FieldMap:
                 f"unknown field{did_you_mean(str(key), FIELD_KEYS)}; known: {', '.join(FIELD_KEYS)}",
             )
         _check_type(raw, f"fields.{key}", value, str)
+    leftover = ID_PLACEHOLDER.sub("", fields.get("id", FieldMap.id))
+    if "{" in leftover or "}" in leftover:
+        raise raw.error(
+            "fields.id",
+            f"{fields['id']!r} is not an id rule: write a key (question_id) or keys in braces joined by "
+            "text, e.g. '{dataset_name}/{id}' (no attribute access, indexes or format specs)",
+        )
     return FieldMap(**fields)
 
 

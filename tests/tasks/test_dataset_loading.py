@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,16 @@ def test_a_dataset_without_answers_suggests_predict_only(tmp_path):
     task = make_task(tmp_path, [row("a", ""), row("b", "")])
     with pytest.raises(DatasetError, match="--predict-only"):
         load_samples(task)
+
+
+def test_composite_ids_keep_their_parts_and_report_a_missing_part(tmp_path):
+    lines = [row(211, "a", dataset_name="IIIT5K"), row(211, "b", dataset_name="svt"), row(5, "c")]
+    task = make_task(tmp_path, lines, fields=FieldMap(id="{dataset_name}/{question_id}"))
+    loaded = load_samples(task)
+    assert [s.id for s in loaded.samples] == ["IIIT5K/211", "svt/211"]  # 211 twice, distinct samples
+    assert loaded.samples[0].extra == {"dataset_name": "IIIT5K", "question_id": 211}
+    assert [p.line_no for p in loaded.problems] == [3]
+    assert "id rule '{dataset_name}/{question_id}'" in loaded.problems[0].message
+    duplicate = make_task(tmp_path, [row(1, "a", dataset_name="d"), row(1, "b", dataset_name="d")])
+    with pytest.raises(DatasetError, match="duplicate id"):
+        load_samples(replace(duplicate, fields=FieldMap(id="{dataset_name}/{question_id}")))

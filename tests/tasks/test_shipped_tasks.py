@@ -104,7 +104,11 @@ def test_textmonkey_tasks_match_facts_table(registry):
 def test_ocrbench_task(registry):
     task = registry.get("ocrbench")
     assert task.metrics == ("ocrbench",)
-    assert (task.fields.answer, task.fields.image, task.fields.id) == ("answers", "image_path", "id")
+    assert (task.fields.answer, task.fields.image, task.fields.id) == (
+        "answers",
+        "image_path",
+        "{dataset_name}/{id}",
+    )
     assert task.max_new_tokens == 100 and task.family_max_new_tokens == {"minimonkey": 1024}
     assert task.profiles == {"monkey": "monkey_chat", "minimonkey": "minimonkey_vqa"}
     assert task.family_options == {"minimonkey": {"tiles": "OCRBench"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -306,3 +307,17 @@ def test_yaml_aliases_are_refused(write, metrics):
     bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
     message = error_of(write("t.yaml", MINIMAL + "metadata:\n  " + bomb.replace("\n", "\n  ")), metrics)
     assert "anchors and aliases" in message and "include" in message
+
+
+@pytest.mark.parametrize("rule", ["{id.__class__}", "{dataset_name[0]}/{id}", "{id:>5}", "{}", "{id", "id}"])
+def test_an_id_rule_is_keys_in_braces_only(write, metrics, rule: str) -> None:
+    text = MINIMAL + f"fields: {{id: {json.dumps(rule)}}}\n"
+    message = error_of(write("t1.yaml", text), metrics)
+    assert "fields.id" in message and "is not an id rule" in message and "{dataset_name}/{id}" in message
+
+
+def test_a_composite_id_rule_is_accepted(write, metrics) -> None:
+    task = load(write("t1.yaml", MINIMAL + 'fields: {id: "{dataset_name}/{id}"}\n'), metrics)
+    assert task.fields.composite_id and task.fields.id_keys == ("dataset_name", "id")
+    assert task.fields.make_id({"dataset_name": "IIIT5K", "id": 211}) == "IIIT5K/211"
+    assert task.fields.make_id({"id": 211}) is None

@@ -1,0 +1,190 @@
+"""Prediction files of other harnesses -> one row per sample id, for `monkeyeval score --format`.
+
+Formats (what each harness writes):
+
+* `monkeyeval`: one JSON object per line, `{"id", "prediction"}` plus optional `prompt`, `error`,
+  `truncated`, `n_new_tokens` (what `monkeyeval run` writes to predictions.jsonl).
+* `multimodalocr`: MultimodalOCR's OCRBench scripts (`scripts/monkey.py`, `MiniMonkey.py`, ...) load the
+  dataset's JSON array, set `item["predict"]` on every item and dump the array again; the id of an item is
+  made by the task's id rule (`fields.id`, `{dataset_name}/{id}` for OCRBench).
+* `monkey`: Monkey's `eval/evaluate_vqa.py` results file, a JSON array of `{"questionId" | "question_id",
+  "answer", ...}` (facts §2.5); `answer` is the prediction. Its chartqa, ai2diagram, WTQ, deepform and KLC
+  files carry no question id and cannot be matched to samples.
+
+`auto` reads the file's first character and first record to tell them apart and says why when it cannot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monkeyeval.core import jsontext
+from monkeyeval.core.errors import UserError
+from monkeyeval.tasks.config import FieldMap
+
+FORMATS = ("auto", "monkeyeval", "multimodalocr", "monkey")
+MONKEY_ID_KEYS = ("questionId", "question_id")
+
+
+class PredictionsFormatError(UserError):
+    """The file is not in the format given (or `auto` cannot tell); the message says what to pass."""
+
+
+@dataclass
+class ExternalPredictions:
+    """A parsed predictions file: rows by id (first occurrence), duplicated ids, and record problems."""
+
+    format: str
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duplicates: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, key: str, row: dict[str, Any]) -> None:
+        """Keep the first row of each id; a repeated id is listed in `duplicates`."""
+        if key in self.rows:
+            self.duplicates.append(key)
+        else:
+            self.rows[key] = row
+
+
+def read_predictions(path: Path, fmt: str, fields: FieldMap) -> ExternalPredictions:
+    """Parse `path` in format `fmt` (one of FORMATS); `fields` is the task's field map (its id rule)."""
+    chosen = detect_format(path) if fmt == "auto" else fmt
+    if chosen == "monkeyeval":
+        return _read_monkeyeval(path)
+    if chosen not in FORMATS:
+        raise PredictionsFormatError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    items = _json_array(path, chosen)
+    parsed = ExternalPredictions(chosen)
+    for number, item in enumerate(items, start=1):
+        where = f"{path} item {number}"
+        if not isinstance(item, dict):
+            parsed.problems.append(f"{where}: expected a JSON object, got {type(item).__name__}")
+        elif chosen == "multimodalocr":
+            _add_multimodalocr(parsed, item, where, fields)
+        else:
+            _add_monkey(parsed, item, where)
+    return parsed
+
+
+def detect_format(path: Path) -> str:
+    """`monkeyeval`, `multimodalocr` or `monkey`, from the first character and the first record's keys."""
+    with open(path, "rb") as handle:
+        line = b""
+        while not line.strip() and (chunk := handle.readline()):
+            line = chunk  # the first non-blank line
+    head = line.decode("utf-8-sig", errors="replace").strip()
+    hint = f"pass --format ({', '.join(FORMATS[1:])})"
+    if not head:
+        return "monkeyeval"  # an empty file: `score` says it holds no predictions
+    if head.startswith("{"):
+        try:
+            row = jsontext.loads(head)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict) and "id" in row and "prediction" in row:
+            return "monkeyeval"
+        raise PredictionsFormatError(
+            f'{path}: its first line is not a {{"id": ..., "prediction": ...}} object; {hint}'
+        )
+    if head.startswith("["):
+        items = _json_array(path, "auto")
+        record = next((item for item in items if isinstance(item, dict)), None)
+        if record is not None and "predict" in record:
+            return "multimodalocr"
+        if record is not None and "answer" in record and any(key in record for key in MONKEY_ID_KEYS):
+            return "monkey"
+        keys = ", ".join(sorted(record)) if record is not None else "none"
+        raise PredictionsFormatError(
+            f"{path}: a JSON array whose first record (keys: {keys}) has neither MultimodalOCR's 'predict' "
+            f"nor Monkey's 'questionId'/'question_id' + 'answer'; {hint}"
+        )
+    raise PredictionsFormatError(f"{path}: neither JSON lines nor a JSON array; {hint}")
+
+
+def _json_array(path: Path, fmt: str) -> list[Any]:
+    try:
+        data = jsontext.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PredictionsFormatError(
+            f"{path}: not a valid JSON file ({exc}); --format {fmt} reads one"
+        ) from None
+    if not isinstance(data, list):
+        raise PredictionsFormatError(
+            f"{path}: expected a JSON array for --format {fmt}, got {type(data).__name__}"
+        )
+    return data
+
+
+def _add_multimodalocr(
+    parsed: ExternalPredictions, item: dict[str, Any], where: str, fields: FieldMap
+) -> None:
+    raw_id = fields.make_id(item)
+    prediction = item.get("predict")
+    if raw_id is None or isinstance(raw_id, (dict, list)):
+        keys = ", ".join(repr(key) for key in fields.id_keys)
+        parsed.problems.append(f"{where}: the task's id rule {fields.id!r} needs the keys {keys}")
+    elif not isinstance(prediction, str):
+        parsed.problems.append(
+            f"{where}: 'predict' must be a string (the model's answer), got {prediction!r}"
+        )
+    else:
+        parsed.add(str(raw_id), {"prediction": prediction})
+
+
+def _add_monkey(parsed: ExternalPredictions, item: dict[str, Any], where: str) -> None:
+    key = next((key for key in MONKEY_ID_KEYS if key in item), None)
+    if key is None:
+        parsed.problems.append(
+            f"{where}: no 'questionId' or 'question_id' (Monkey's chartqa/ai2diagram/WTQ/deepform/KLC result "
+            "files carry none, so their answers cannot be matched to samples)"
+        )
+        return
+    raw_id, answer = item[key], item.get("answer")
+    if raw_id is None or isinstance(raw_id, (dict, list)) or not isinstance(answer, str):
+        parsed.problems.append(f"{where}: {key!r} must be a string or number and 'answer' a string")
+        return
+    parsed.add(str(raw_id), {"prediction": answer})
+
+
+def _read_monkeyeval(path: Path) -> ExternalPredictions:
+    parsed = ExternalPredictions("monkeyeval")
+    for line_no, row, problem in _jsonl_rows(path):
+        if problem is not None:
+            parsed.problems.append(f"{path}:{line_no}: {problem}")
+        else:
+            parsed.add(str(row["id"]), row)
+    return parsed
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+    """(line number, row, None) for each valid line; (line number, {}, why) for a bad one."""
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = jsontext.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))  # BOM accepted
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                yield line_no, {}, f"not a JSON object line ({exc})"
+                continue
+            if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
+                yield line_no, {}, 'expected {"id": ..., "prediction": "..."}'
+                continue
+            tokens = row.get("n_new_tokens")
+            bad_tokens = tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool))
+            if bad_tokens or not isinstance(row.get("truncated", False), bool):
+                yield line_no, {}, "'n_new_tokens' must be an integer, 'truncated' a boolean"
+                continue
+            if (
+                not isinstance(row["prediction"], str)
+                or isinstance(row["id"], (dict, list))
+                or row["id"] is None
+            ):
+                yield line_no, {}, "'prediction' must be a string and 'id' a string or number"
+                continue
+            yield line_no, row, None
