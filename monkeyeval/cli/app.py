@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "monkeyeval.cli.gate",
     "monkeyeval.cli.listing",
     "monkeyeval.cli.convert",
+    "monkeyeval.cli.data",
 )
 
 

@@ -42,6 +42,7 @@ from monkeyeval.runner.request import (
 from monkeyeval.runner.resume import move_aside
 from monkeyeval.runner.share import predict_share, wait_for_ranks
 from monkeyeval.tasks.config import TaskConfig
+from monkeyeval.tasks.datacheck import refuse_missing_files
 from monkeyeval.tasks.dataset import DatasetLoad, load_samples
 
 
@@ -75,6 +76,8 @@ class RunSession:
     def execute(self) -> list[TaskOutcome]:
         """Run every requested task; returns what this process finalized."""
         resolved = resolve_request(self.request, self.ctx)
+        if len(resolved.tasks) > 1:  # a group: name every missing file at once, not the first one only
+            refuse_missing_files(resolved.tasks, resolved.data_root)
         if self.request.dry_run:
             return [self.dry_run(task, resolved) for task in resolved.tasks]
         for task in resolved.tasks:  # fail on a broken dataset or changed settings before loading weights
