@@ -210,8 +210,8 @@ def score_command(
         "--format",
         metavar="FORMAT",
         help="auto (tell from the file), monkeyeval ({id, prediction} lines), multimodalocr (the dataset's "
-        "JSON array with a 'predict' per item) or monkey (Monkey's eval results: questionId/question_id + "
-        "answer).",
+        "JSON array with a 'predict' per item), monkey (Monkey's eval results: questionId/question_id + "
+        "answer) or vlmevalkit (its <model>_<dataset>.xlsx/.tsv prediction table: index + prediction).",
     ),
     task: str = typer.Option(..., "--task", "-t", help="Task to score against (see `monkeyeval tasks`)."),
     model_name: str | None = typer.Option(

@@ -7,6 +7,11 @@ Formats (what each harness writes):
 * `multimodalocr`: MultimodalOCR's OCRBench scripts (`scripts/monkey.py`, `MiniMonkey.py`, ...) load the
   dataset's JSON array, set `item["predict"]` on every item and dump the array again; the id of an item is
   made by the task's id rule (`fields.id`, `{dataset_name}/{id}` for OCRBench).
+* `vlmevalkit`: VLMEvalKit's prediction file `<model>_<dataset>.xlsx` (or `.tsv`/`.csv`): a table with
+  `index` (the sample id; `convert vlmevalkit` makes it the question_id) and `prediction`. It is read as
+  VLMEvalKit reads it (pandas' defaults, then `str()` on every prediction, `image_vqa.evaluate_heuristic`),
+  so an empty cell is "nan" and a column of numbers gives "3.5" for "3.50", as VLMEvalKit scores them.
+  xlsx needs openpyxl.
 * `monkey`: Monkey's `eval/evaluate_vqa.py` results file, a JSON array of `{"questionId" | "question_id",
   "answer", ...}` (facts §2.5); `answer` is the prediction. Its chartqa, ai2diagram, WTQ, deepform and KLC
   files carry no question id and cannot be matched to samples.
@@ -26,7 +31,8 @@ from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 from monkeyeval.tasks.config import FieldMap
 
-FORMATS = ("auto", "monkeyeval", "multimodalocr", "monkey")
+FORMATS = ("auto", "monkeyeval", "multimodalocr", "monkey", "vlmevalkit")
+TABLE_SUFFIXES = {".xlsx": "xlsx", ".tsv": "tsv", ".csv": "csv"}
 MONKEY_ID_KEYS = ("questionId", "question_id")
 
 
@@ -56,6 +62,8 @@ def read_predictions(path: Path, fmt: str, fields: FieldMap) -> ExternalPredicti
     chosen = detect_format(path) if fmt == "auto" else fmt
     if chosen == "monkeyeval":
         return _read_monkeyeval(path)
+    if chosen == "vlmevalkit":
+        return _read_vlmevalkit(path)
     if chosen not in FORMATS:
         raise PredictionsFormatError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
     items = _json_array(path, chosen)
@@ -72,7 +80,10 @@ def read_predictions(path: Path, fmt: str, fields: FieldMap) -> ExternalPredicti
 
 
 def detect_format(path: Path) -> str:
-    """`monkeyeval`, `multimodalocr` or `monkey`, from the first character and the first record's keys."""
+    """`monkeyeval`, `multimodalocr`, `monkey` or `vlmevalkit` (by suffix: .xlsx, .tsv, .csv), from the first
+    character and the first record's keys."""
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return "vlmevalkit"
     with open(path, "rb") as handle:
         line = b""
         while not line.strip() and (chunk := handle.readline()):
@@ -149,6 +160,39 @@ def _add_monkey(parsed: ExternalPredictions, item: dict[str, Any], where: str) -
         parsed.problems.append(f"{where}: {key!r} must be a string or number and 'answer' a string")
         return
     parsed.add(str(raw_id), {"prediction": answer})
+
+
+def _read_vlmevalkit(path: Path) -> ExternalPredictions:
+    import pandas as pd
+
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    try:
+        if kind == "xlsx":
+            table = pd.read_excel(path)
+        else:
+            table = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+    except ImportError as exc:
+        raise PredictionsFormatError(
+            f"{path}: reading .xlsx needs openpyxl ({exc}); `pip install openpyxl`, or save the sheet as .tsv"
+        ) from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise PredictionsFormatError(
+            f"{path}: not a VLMEvalKit prediction table ({exc}); expected columns index and prediction "
+            "(a .xlsx, .tsv or .csv file)"
+        ) from None
+    missing = [column for column in ("index", "prediction") if column not in table.columns]
+    if missing:
+        raise PredictionsFormatError(
+            f"{path}: no {' or '.join(missing)} column (columns: {', '.join(map(str, table.columns))}); a "
+            "VLMEvalKit prediction table has index and prediction"
+        )
+    parsed = ExternalPredictions("vlmevalkit")
+    for position, (index, prediction) in enumerate(zip(table["index"], table["prediction"], strict=True)):
+        if pd.isna(index):
+            parsed.problems.append(f"{path} row {position + 2}: empty index")
+            continue
+        parsed.add(str(index), {"prediction": str(prediction)})  # str() as VLMEvalKit: NaN -> "nan"
+    return parsed
 
 
 def _read_monkeyeval(path: Path) -> ExternalPredictions:

@@ -102,3 +102,37 @@ def test_an_explicit_format_that_does_not_fit_is_an_error(tmp_path: Path) -> Non
         read_predictions(path, "multimodalocr", FieldMap())
     with pytest.raises(PredictionsFormatError, match="unknown --format 'xlsx'"):
         read_predictions(write(tmp_path / "q.json", "[]"), "xlsx", FieldMap())
+
+
+def test_vlmevalkit_tables_read_as_vlmevalkit_reads_them(tmp_path: Path) -> None:
+    mixed = write(
+        tmp_path / "MiniMonkey_ChartQA_TEST.tsv",
+        "index\tquestion\tanswer\tprediction\tcategory\n"
+        "0\tIs it?\tNo\t No \thuman\n"
+        "1\tHow many?\t3\t\thuman\n"  # an empty cell: pandas NaN, str() -> "nan"
+        "2\tValue?\t3.5\t3.50\taugmented\n",  # the column holds text, so "3.50" stays text
+    )
+    numeric = write(tmp_path / "m_DocVQA_VAL.csv", "index,prediction\n10,3.50\n11,7\n")
+    assert detect_format(mixed) == detect_format(numeric) == "vlmevalkit"
+    parsed = read_predictions(mixed, "auto", FieldMap())
+    assert {k: r["prediction"] for k, r in parsed.rows.items()} == {"0": " No ", "1": "nan", "2": "3.50"}
+    parsed = read_predictions(numeric, "auto", FieldMap())
+    assert {k: r["prediction"] for k, r in parsed.rows.items()} == {
+        "10": "3.5",
+        "11": "7.0",
+    }  # a float column
+
+
+def test_vlmevalkit_tables_name_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    no_prediction = write(tmp_path / "t.tsv", "index\tanswer\n0\ta\n")
+    with pytest.raises(PredictionsFormatError, match="no prediction column"):
+        read_predictions(no_prediction, "auto", FieldMap())
+
+    def no_openpyxl(*args: object, **kwargs: object) -> None:
+        raise ImportError("Missing optional dependency 'openpyxl'")
+
+    monkeypatch.setattr(pd, "read_excel", no_openpyxl)
+    with pytest.raises(PredictionsFormatError, match="pip install openpyxl"):
+        read_predictions(write(tmp_path / "t.xlsx", ""), "vlmevalkit", FieldMap())

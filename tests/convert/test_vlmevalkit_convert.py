@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -174,3 +175,43 @@ def test_parse_answer_and_sniffing() -> None:
     assert sniff_image_extension(PNG) == ".png" and sniff_image_extension(JPEG) == ".jpg"
     assert sniff_image_extension(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == ".webp"
     assert sniff_image_extension(b"hello") is None
+
+
+def test_a_vlmevalkit_prediction_table_scores_as_the_same_predictions_in_jsonl(tmp_path: Path) -> None:
+    """VLMEvalKit's <model>_<dataset> prediction table (its TSV rows plus `prediction`) against the
+    converted task: the same per-sample scores as monkeyeval jsonl with the same strings."""
+    tsv = write_tsv(tmp_path / "src" / "DEMO.tsv", demo_rows())
+    convert_tsv(tsv, tmp_path / "data" / "LMUData")
+    tasks_dir = tmp_path / "tasks"
+    tasks_dir.mkdir()
+    (tasks_dir / "converted_demo.yaml").write_text(TASK_YAML, encoding="utf-8")
+    predictions = {0: "hello", 1: " b ", 2: "[not a lit", 3: "A"}
+    table = [
+        {**{k: v for k, v in row.items() if k != "image"}, "prediction": predictions[row["index"]]}  # type: ignore[index]
+        for row in demo_rows()
+        if row["index"] in predictions
+    ]
+    vlmeval = write_tsv(tmp_path / "MyModel_DEMO.tsv", table)
+    native = tmp_path / "native.jsonl"
+    native.write_text("".join(f'{{"id": "{i}", "prediction": "{p}"}}\n' for i, p in predictions.items()))
+    common = [
+        "--task",
+        "converted_demo",
+        "--tasks-dir",
+        str(tasks_dir),
+        "--data-root",
+        str(tmp_path / "data"),
+    ]
+    common += ["--results", str(tmp_path / "results")]
+    runner = CliRunner()
+    for path in (vlmeval, native):
+        result = runner.invoke(build_app(), ["score", str(path), *common], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    scores = {}
+    for name in ("MyModel_DEMO", "native"):
+        lines = (
+            (tmp_path / "results" / name / "converted_demo" / "predictions.jsonl").read_text().splitlines()
+        )
+        scores[name] = [json.loads(line)["score"] for line in lines]
+    assert scores["MyModel_DEMO"] == scores["native"]
+    assert scores["native"][0] == 1.0 and scores["native"][3] == 0.0
