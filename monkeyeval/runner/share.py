@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,26 +55,24 @@ def predict_share(
     progress = Progress(label, len(work), enabled=ctx.is_main, already_done=plan.n_done)
     try:
         with PartAppender(path) as writer:
-            batch_size = request.batch_size
-            if not isinstance(batch_size, int):  # "auto"
+            batch_size, first = request.batch_size, []
+            if not isinstance(batch_size, int):  # "auto": the search's batch is the first batch
                 memo, where = autobatch.BatchSizeMemo.for_run(run_dir), autobatch.device_label(device)
                 found = autobatch.find_batch_size(adapter, work, settings, memo, run_dir.name, where)
                 write_meta(path, {**meta, "batch_size": found.size})
                 if say is not None:
                     say(autobatch.describe(found, label, where, memo))
-                batch_size, done = found.size, found.records
-                writer.append_many(record.to_json() for record in done)
-                progress.advance(len(done), sum(record.error is not None for record in done))
-                work = work[len(done) :]
+                batch_size, first = found.size, [found.records]
+            rest = work[sum(len(records) for records in first) :]
             batches = predict(
                 adapter,
-                work,
+                rest,
                 settings,
                 batch_size,
                 request.num_workers,
                 preprocess_timeout_s=request.preprocess_timeout_s,
             )
-            for records in batches:
+            for records in itertools.chain(first, batches):
                 writer.append_many(record.to_json() for record in records)
                 progress.advance(len(records), sum(record.error is not None for record in records))
     finally:
