@@ -18,7 +18,7 @@ from monkeyeval.metrics.registry import MetricRegistry
 from monkeyeval.results.layout import PREDICTIONS_FILE, SCORES_FILE, task_fingerprint
 from monkeyeval.results.predict_only import PREDICT_ONLY_FILE, PredictOnlyRun
 from monkeyeval.results.schema import InputNotes, PredictionsDigest, ResultsError, TaskScore
-from monkeyeval.results.scoring import score_records
+from monkeyeval.results.scoring import health_counts, score_records
 from monkeyeval.tasks.config import TaskConfig
 
 
@@ -68,17 +68,17 @@ def finalize_predict_only(
     inputs = inputs if inputs is not None else InputNotes()
     folder = Path(run_dir)
     digest = _write_predictions(folder, ordered)
-    errored = [r.error is not None for r in ordered]
+    health = health_counts(ordered, n_missing)
     run = PredictOnlyRun(
         path=folder / PREDICT_ONLY_FILE,
         model=model_name,
         task=task.name,
         metric=task.primary_metric,
         n=len(ordered),
-        n_errors=sum(errored) - n_missing,
-        n_empty=sum(1 for r, bad in zip(ordered, errored, strict=True) if not (bad or r.prediction.strip())),
-        n_truncated=sum(1 for r in ordered if r.truncated),
-        n_missing=n_missing,
+        n_errors=health.n_errors,
+        n_empty=health.n_empty,
+        n_truncated=health.n_truncated,
+        n_missing=health.n_missing,
         n_without_answers=sum(1 for r in ordered if not r.answers),
         n_skipped_lines=len(inputs.skipped_lines),
         limit=inputs.limit,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from monkeyeval.core.types import PredictionRecord, Sample
@@ -58,7 +59,6 @@ def score_records(
     primary = task.primary_metric
     for record in records:
         record.score = record.scores.get(primary)
-    n_errors = n_errored - n_missing
     breakdown = None
     primary_metric = results[primary]
     if task.breakdown is not None and samples is not None and primary_metric.aggregation != "corpus":
@@ -69,6 +69,7 @@ def score_records(
             values,
             primary_metric.aggregation,
         )
+    health = health_counts(records, n_missing)
     return TaskScore(
         task=task.name,
         groups=list(task.groups),
@@ -76,13 +77,33 @@ def score_records(
         metrics=results,
         n=len(records),
         n_scored=len(records) - n_errored,
-        n_errors=n_errors,
-        n_empty=sum(
-            1 for r, bad in zip(records, errored, strict=True) if not bad and not r.prediction.strip()
-        ),
+        n_errors=health.n_errors,
+        n_empty=health.n_empty,
+        n_truncated=health.n_truncated,
+        n_missing=health.n_missing,
+        breakdown=breakdown,
+    )
+
+
+@dataclass(frozen=True)
+class HealthCounts:
+    """The health counts scores.json and predict_only.json share: `n_errors` (errored records that are not
+    missing predictions), `n_empty` (error-free records with a blank prediction), `n_truncated`,
+    `n_missing`."""
+
+    n_errors: int
+    n_empty: int
+    n_truncated: int
+    n_missing: int
+
+
+def health_counts(records: Sequence[PredictionRecord], n_missing: int = 0) -> HealthCounts:
+    """Count `records`' health; `n_missing` of the errored records stand for missing predictions."""
+    return HealthCounts(
+        n_errors=sum(r.error is not None for r in records) - n_missing,
+        n_empty=sum(1 for r in records if r.error is None and not r.prediction.strip()),
         n_truncated=sum(1 for r in records if r.truncated),
         n_missing=n_missing,
-        breakdown=breakdown,
     )
 
 
