@@ -32,7 +32,7 @@ def check_command(
     """
     from rich.console import Console
 
-    from monkeyeval.core.table_fit import TableView, fitted_tables
+    from monkeyeval.core.table_fit import TableView, print_fitted
     from monkeyeval.tasks.datacheck import file_problems
     from monkeyeval.tasks.registry import TaskRegistry
 
@@ -48,8 +48,7 @@ def check_command(
         if problems:
             rows_text = [[p.task, p.shown_path(root), f"{p.role}: {p.problem}"] for p in problems]
             view = TableView(f"{len(problems)} data problems", ["task", "path", "problem"], rows_text)
-            for table in fitted_tables(view, console.width):
-                console.print(table)
+            print_fitted(console, view)
         console.print(
             f"{len(tasks) - len({p.task for p in problems})} of {len(tasks)} tasks have every file in place "
             f"({registry.data_root.describe()})",

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from monkeyeval.cli.errors import reported
-from monkeyeval.core.table_fit import TableView, fitted_tables
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from monkeyeval.core.table_fit import TableView, print_fitted
 
 JSON_HELP = "Print JSON (one object per entry) instead of a table."
 
@@ -89,11 +85,11 @@ def tasks_command(
         source = _display_path(task.source, registry.searched)
         rows.append([task.name, ", ".join(task.metrics), tokens, ", ".join(task.groups), source])
     headers = ["task", "metric", "max_new_tokens", "groups", "source"]
-    _print_view(console, TableView(f"{len(selected)} tasks", headers, rows))
+    print_fitted(console, TableView(f"{len(selected)} tasks", headers, rows))
     groups = registry.groups()
     if groups and not group:
         group_rows = [[name, ", ".join(members)] for name, members in groups.items()]
-        _print_view(console, TableView(f"{len(groups)} groups", ["group", "tasks"], group_rows))
+        print_fitted(console, TableView(f"{len(groups)} groups", ["group", "tasks"], group_rows))
     console.print(
         f"relative dataset paths resolve against the {escape(registry.data_root.describe())}", highlight=False
     )
@@ -134,13 +130,7 @@ def metrics_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP
         for metric in registry.all()
     ]
     headers = ["metric", "aliases", "aggregation", "version", "source"]
-    _print_view(Console(), TableView(f"{len(registry.names())} metrics", headers, rows))
-
-
-def _print_view(console: Console, view: TableView) -> None:
-    """Print a table that fits the console (cells wrap between words; see `monkeyeval.core.table_fit`)."""
-    for table in fitted_tables(view, console.width):
-        console.print(table)
+    print_fitted(Console(), TableView(f"{len(registry.names())} metrics", headers, rows))
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -118,3 +119,9 @@ def fitted_tables(view: TableView, width: int) -> list[Table]:
             table.add_row(*(Text(row[position]) for position in chunk))
         tables.append(table)
     return tables
+
+
+def print_fitted(console: Console, view: TableView) -> None:
+    """Print `view` as the tables that fit `console` (see `fitted_tables`)."""
+    for table in fitted_tables(view, console.width):
+        console.print(table)
