@@ -39,12 +39,12 @@ rows = [json.loads(line) for line in open(root / "demo.jsonl")]
 with open(out, "w") as handle, torch.inference_mode():
     for start in range(0, len(rows), 4):
         chunk = rows[start:start + 4]
-        images = [Image.open(root / r["image"]) for r in chunk]
+        images = [[Image.open(root / r["image"])] for r in chunk]
         texts = [processor.apply_chat_template([{"role": "user", "content": [{"type": "image"},
                  {"type": "text", "text": r["question"]}]}], add_generation_prompt=True, tokenize=False)
                  for r in chunk]
         inputs = processor(images=images, text=texts, return_tensors="pt", padding=True)
-        output = model.generate(**inputs, max_new_tokens=20, min_new_tokens=1, do_sample=False, num_beams=1,
+        output = model.generate(**inputs, max_new_tokens=20, do_sample=False, num_beams=1,
                                 pad_token_id=processor.tokenizer.pad_token_id)
         for r, row in zip(chunk, output[:, inputs["input_ids"].shape[1]:]):
             text = processor.tokenizer.decode(row, skip_special_tokens=True).strip()
@@ -102,12 +102,14 @@ def harness_prebuilt_loop(
 
 def bare_inputs(loaded: Any, items: list[Any], batch_size: int) -> list[Any]:
     """Pre-built, pre-collated model inputs (what the bare loop feeds to generate)."""
-    from monkeyeval.models.hf import left_pad_collate
+    from monkeyeval.models.hf_processors import batch_features
 
     step = loaded.adapter.preprocessor()
     payloads = [step(item.sample, item.prompt) for item in items]
-    pad = loaded.adapter.pad_id
-    return [left_pad_collate(payloads[i : i + batch_size], pad) for i in range(0, len(payloads), batch_size)]
+    processor = loaded.adapter.processor
+    return [
+        batch_features(processor, payloads[i : i + batch_size]) for i in range(0, len(payloads), batch_size)
+    ]
 
 
 def bare_loop(loaded: Any, batches: list[Any]) -> float:
@@ -121,7 +123,6 @@ def bare_loop(loaded: Any, batches: list[Any]) -> float:
             output = model.generate(
                 **inputs,
                 max_new_tokens=loaded.settings.max_new_tokens,
-                min_new_tokens=1,
                 do_sample=False,
                 num_beams=1,
                 pad_token_id=loaded.adapter.pad_id,

@@ -61,8 +61,12 @@ def run_command(
         help="Samples per generate call (left padding); auto: the largest that fits, found by halving on "
         "out-of-memory and remembered per model, task and device.",
     ),
-    num_workers: int = typer.Option(
-        2, "--num-workers", min=0, help="DataLoader worker processes (0: inline)."
+    num_workers: int | None = typer.Option(
+        None,
+        "--num-workers",
+        min=0,
+        help="Processes that decode images while the model generates (0: inline). Default: 0 on CPU "
+        "(generation uses every core), on a GPU the rank's cores minus one, at most 4.",
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N samples of each task."),
     dry_run: bool = typer.Option(
@@ -230,7 +234,9 @@ def check_invariance_command(
     model: str | None = typer.Option(None, "--model", help="Model family (default: detect)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
-    num_workers: int = typer.Option(2, "--num-workers", min=0, help="DataLoader worker processes."),
+    num_workers: int | None = typer.Option(
+        None, "--num-workers", min=0, help="Image decoding processes (default: as for run)."
+    ),
     prompt_profile: str | None = typer.Option(None, "--prompt-profile", help="Override the prompt profile."),
     max_new_tokens: int | None = typer.Option(
         None, "--max-new-tokens", min=1, help="Override max_new_tokens."

@@ -35,6 +35,7 @@ class Generation:
     text: str
     n_new_tokens: int
     hit_max_new_tokens: bool
+    error: str | None = None  # the sample was refused (e.g. its prompt is over the input limit)
 
 
 @dataclass

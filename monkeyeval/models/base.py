@@ -27,8 +27,30 @@ class DecodeSettings:
     """Decoding settings shared by every adapter (greedy only: evaluation is deterministic)."""
 
     max_new_tokens: int
-    min_new_tokens: int = 1
+    min_new_tokens: int | None = None  # None: the family's upstream rule (Monkey 1, Mini-Monkey and hf none)
     max_input_tokens: int | None = None  # longer prompts are per-sample errors (None: the model's context)
+
+
+INPUT_TOO_LONG = "input too long"  # the error prefix of a prompt over the input limit
+
+
+def input_limit(context_length: int | None, settings: DecodeSettings) -> tuple[int | None, str]:
+    """The longest prompt (tokens) allowed, and where the bound comes from; (None, "") for no bound."""
+    if settings.max_input_tokens is not None:
+        return settings.max_input_tokens, "--max-input-tokens"
+    if context_length is None:
+        return None, ""
+    return context_length - settings.max_new_tokens, (
+        f"the model's context of {context_length} tokens minus max_new_tokens {settings.max_new_tokens}"
+    )
+
+
+def too_long_error(length: int, limit: int, source: str) -> str:
+    """The per-sample error of a prompt over the input limit."""
+    return (
+        f"{INPUT_TOO_LONG}: the prompt is {length} tokens, over the limit of {limit} ({source}); "
+        "it was not generated (raise --max-input-tokens where the model allows)"
+    )
 
 
 @dataclass
@@ -97,7 +119,9 @@ class ModelAdapter(ABC):
         """The prompt length in tokens of a preprocessed sample (its `preprocessor()` output); None: unknown.
 
         The runner refuses a prompt over the context (minus max_new_tokens) or over --max-input-tokens as a
-        per-sample error before it reaches `generate`, so one huge question cannot stall a batch.
+        per-sample error before it reaches `generate`, so one huge question cannot stall a batch. An adapter
+        that learns the length only when it builds the batch returns None here and refuses such a sample in
+        `generate` instead (a `Generation` with `error=too_long_error(...)`).
         """
         return None
 

@@ -1,13 +1,19 @@
 """The generic `hf` adapter: any transformers VLM through AutoModelForImageTextToText + AutoProcessor.
 
 The processor's own chat template turns the final prompt into the model input (one user turn holding one
-image and the prompt text). Workers decode the image and run the processor per sample; the main process
-left-pads the token tensors into a batch and runs greedy `generate`. Remote code runs only with
+image and the prompt text). Per sample (in workers when there are any): decode the image, apply the chat
+template. Per batch: one processor call (left padding) and one `generate`, as a bare transformers loop does.
+
+Decoding is what `model.generate` does with the checkpoint's `generation_config`, made greedy (`do_sample`
+off, one beam; the sampling settings cleared so they neither warn nor act): its eos ids stop generation (the
+tokenizer's eos when it names none), its other settings (repetition penalty, ...) apply, and
+`min_new_tokens` is set only when the config or the run asks for it. Remote code runs only with
 `--trust-remote-code`.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +21,24 @@ from typing import Any
 
 import torch
 
-from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
-from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.models.base import (
+    DecodeSettings,
+    LoadOptions,
+    ModelAdapter,
+    ModelInput,
+    input_limit,
+    too_long_error,
+)
 from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
+from monkeyeval.models.hf_processors import (
+    HFAdapterError,
+    HFSample,
+    batch_features,
+    chat_text,
+    load_processor,
+    prompt_lengths,
+)
 from monkeyeval.models.options import reject_unknown
 from monkeyeval.models.weights import (
     CheckpointError,
@@ -27,8 +47,6 @@ from monkeyeval.models.weights import (
     resolve_checkpoint,
 )
 
-# Token-aligned tensors (shape (1, seq_len)) that are left-padded; everything else is concatenated on dim 0.
-SEQUENCE_KEYS_PAD: dict[str, str] = {"input_ids": "pad", "attention_mask": "zero"}
 FINGERPRINT_FILES = (
     "config.json",
     "generation_config.json",
@@ -40,65 +58,31 @@ FINGERPRINT_FILES = (
     "chat_template.jinja",
     "chat_template.json",
 )
-
-
-class HFAdapterError(UserError, RuntimeError):
-    """A checkpoint or batch the generic adapter cannot handle."""
-
-
-def chat_text(processor: Any, prompt: str) -> str:
-    """The processor's chat template applied to one user turn: one image, then the prompt text."""
-    if not getattr(processor, "chat_template", None):
-        raise HFAdapterError(
-            f"{type(processor).__name__} has no chat template; the hf adapter needs one to place the image. "
-            "Use a checkpoint whose processor ships chat_template.jinja, or a family adapter (--model)."
-        )
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-    return str(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+SAMPLING_SETTINGS = ("temperature", "top_p", "top_k", "min_p", "typical_p")  # inert under greedy decoding
 
 
 @dataclass
 class HFPreprocessor:
-    """Worker-side step: decode the image exactly as stored, apply the chat template, run the processor."""
+    """Worker-side step: decode the image and apply the chat template (the processor runs once per batch).
+
+    `check_processor` (the dry run) also runs the processor on the sample, so a template or image the
+    processor refuses is found without loading weights.
+    """
 
     processor: Any
+    check_processor: bool = False
 
-    def __call__(self, sample: Sample, prompt: str) -> dict[str, torch.Tensor]:
+    def __call__(self, sample: Sample, prompt: str) -> HFSample:
         from PIL import Image
 
         if sample.image_path is None:
             raise HFAdapterError(sample.error or "sample has no image")
         image = Image.open(sample.image_path)
         image.load()  # decoded exactly as stored; the processor does its own conversion and resizing
-        features = self.processor(
-            images=[image], text=[chat_text(self.processor, prompt)], return_tensors="pt"
-        )
-        return {key: value for key, value in features.items() if isinstance(value, torch.Tensor)}
-
-
-def left_pad_collate(payloads: Sequence[dict[str, torch.Tensor]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Batch per-sample processor outputs: token tensors left-padded, the rest concatenated along dim 0."""
-    batch: dict[str, torch.Tensor] = {}
-    length = max(int(p["input_ids"].shape[-1]) for p in payloads)
-    for key in payloads[0]:
-        values = [p[key] for p in payloads]
-        is_sequence = key in SEQUENCE_KEYS_PAD or (
-            values[0].dim() == 2 and values[0].shape == payloads[0]["input_ids"].shape
-        )
-        if is_sequence:
-            fill = pad_id if SEQUENCE_KEYS_PAD.get(key) == "pad" else 0
-            padded = [torch.nn.functional.pad(v, (length - v.shape[-1], 0), value=fill) for v in values]
-            batch[key] = torch.cat(padded, dim=0)
-            continue
-        try:
-            batch[key] = torch.cat(values, dim=0)
-        except RuntimeError as exc:
-            shapes = [tuple(v.shape) for v in values]
-            raise HFAdapterError(
-                f"cannot batch processor output {key!r} with per-sample shapes {shapes}; "
-                "run this model with --batch-size 1"
-            ) from exc
-    return batch
+        ready = HFSample(image, chat_text(self.processor, prompt))
+        if self.check_processor:
+            batch_features(self.processor, [ready])
+        return ready
 
 
 def count_new_tokens(row: list[int], eos_ids: set[int], max_new_tokens: int) -> tuple[int, bool]:
@@ -107,6 +91,23 @@ def count_new_tokens(row: list[int], eos_ids: set[int], max_new_tokens: int) -> 
         if token in eos_ids:
             return position + 1, False
     return len(row), len(row) >= max_new_tokens
+
+
+def greedy_generation_config(base: Any, eos_ids: list[int], pad_id: int, settings: DecodeSettings) -> Any:
+    """The checkpoint's generation config made greedy, bounded by the task's max_new_tokens."""
+    config = copy.deepcopy(base)
+    config.do_sample = False
+    config.num_beams = 1
+    for name in SAMPLING_SETTINGS:
+        if hasattr(config, name):
+            setattr(config, name, None)
+    config.max_new_tokens = settings.max_new_tokens
+    config.max_length = None
+    config.eos_token_id = eos_ids
+    config.pad_token_id = pad_id
+    if settings.min_new_tokens is not None:
+        config.min_new_tokens = settings.min_new_tokens
+    return config
 
 
 def resolve_dtype(requested: str, device: str, config_dtype: Any) -> torch.dtype:
@@ -158,7 +159,7 @@ class HFAdapter(ModelAdapter):
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         eos = model.generation_config.eos_token_id
         eos = eos if eos is not None else tokenizer.eos_token_id
-        self.eos_ids = set(eos) if isinstance(eos, list) else {eos}
+        self.eos_ids = list(eos) if isinstance(eos, list) else [eos]
         self._checkpoint_sha256 = ""
 
     @classmethod
@@ -188,22 +189,6 @@ class HFAdapter(ModelAdapter):
             ) from None
 
     @classmethod
-    def _processor(cls, folder: Path, options: LoadOptions) -> Any:
-        from transformers import AutoProcessor
-
-        try:
-            processor = AutoProcessor.from_pretrained(folder, trust_remote_code=options.trust_remote_code)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise CheckpointError(
-                f"{folder}: transformers cannot load the processor (tokenizer and image processor files: "
-                f"tokenizer*.json, processor_config.json, ...): {type(exc).__name__}: {str(exc)[:300]}"
-            ) from None
-        if getattr(processor, "tokenizer", None) is None:
-            raise CheckpointError(f"{folder}: the processor has no tokenizer; the hf family needs one")
-        processor.tokenizer.padding_side = "left"
-        return processor
-
-    @classmethod
     def load(cls, options: LoadOptions) -> HFAdapter:
         """Load processor and model; weights in the requested dtype on the requested device."""
         from transformers import AutoModelForImageTextToText
@@ -212,7 +197,7 @@ class HFAdapter(ModelAdapter):
         folder = resolve_checkpoint(options.checkpoint)
         config = cls._config(folder, options)
         dtype = resolve_dtype(options.dtype, options.device, getattr(config, "dtype", None))
-        processor = cls._processor(folder, options)
+        processor = load_processor(folder, options.trust_remote_code)
         check_weight_files(folder)  # a missing, truncated or damaged weights file is named before loading
         from transformers.utils import logging as transformers_logging
 
@@ -237,7 +222,8 @@ class HFAdapter(ModelAdapter):
     @classmethod
     def dry_run_preprocessor(cls, options: LoadOptions) -> Callable[[Sample, str], Any] | None:
         """The real processor (no weights): the dry run checks the chat template and image processing too."""
-        return HFPreprocessor(cls._processor(resolve_checkpoint(options.checkpoint), options))
+        folder = resolve_checkpoint(options.checkpoint)
+        return HFPreprocessor(load_processor(folder, options.trust_remote_code), check_processor=True)
 
     def preprocessor(self) -> Callable[[Sample, str], Any]:
         """Picklable worker step (holds the processor only)."""
@@ -254,31 +240,36 @@ class HFAdapter(ModelAdapter):
         value = getattr(text_config, "max_position_embeddings", None)
         return int(value) if isinstance(value, int) else None
 
-    def input_tokens(self, payload: Any) -> int | None:
-        """The processor's input_ids length (image placeholders expanded)."""
-        return int(payload["input_ids"].shape[-1])
-
     @torch.inference_mode()
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
-        """Left-padded batched greedy decoding."""
-        inputs = left_pad_collate([item.payload for item in batch], self.pad_id)
+        """One processor call and one greedy `generate` for the batch; prompts over the limit refused."""
+        samples = [item.payload for item in batch]
+        features = batch_features(self.processor, samples)
+        limit, source = input_limit(self.context_length(), settings)
+        lengths = prompt_lengths(features)
+        refused = {i: too_long_error(n, limit, source) for i, n in enumerate(lengths) if limit and n > limit}
+        if refused:  # rebuild the batch without them (rare: the runner bounds most prompts beforehand)
+            kept = [sample for i, sample in enumerate(samples) if i not in refused]
+            answers = iter(self._generate(batch_features(self.processor, kept), settings) if kept else [])
+            return [
+                Generation("", 0, False, error=refused[i]) if i in refused else next(answers)
+                for i in range(len(samples))
+            ]
+        return self._generate(features, settings)
+
+    def _generate(self, features: dict[str, torch.Tensor], settings: DecodeSettings) -> list[Generation]:
         device = self.model.device
         moved = {
             key: value.to(device, dtype=self.dtype) if value.is_floating_point() else value.to(device)
-            for key, value in inputs.items()
+            for key, value in features.items()
         }
-        output = self.model.generate(
-            **moved,
-            max_new_tokens=settings.max_new_tokens,
-            min_new_tokens=settings.min_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            pad_token_id=self.pad_id,
-        )
-        new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
+        config = greedy_generation_config(self.model.generation_config, self.eos_ids, self.pad_id, settings)
+        output = self.model.generate(**moved, generation_config=config)
+        new_tokens = output[:, features["input_ids"].shape[1] :].tolist()
+        eos_ids = set(self.eos_ids)
         generations = []
         for row in new_tokens:
-            n_new, hit_max = count_new_tokens(row, self.eos_ids, settings.max_new_tokens)
+            n_new, hit_max = count_new_tokens(row, eos_ids, settings.max_new_tokens)
             text = self.processor.tokenizer.decode(row[:n_new], skip_special_tokens=True).strip()
             generations.append(Generation(text=text, n_new_tokens=n_new, hit_max_new_tokens=hit_max))
         return generations

@@ -123,6 +123,22 @@ def _unpack_batch(batch: list[Prepared]) -> list[Prepared]:
     return [Prepared(p.item, unpack_tensors(p.payload), p.error) for p in batch]
 
 
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_num_workers(device: str, cpu_count: int | None, ranks_on_node: int = 1) -> int:
+    """Worker processes for image work when `--num-workers` is not given.
+
+    On CPU the model's generate already uses every core, so workers would compete with it: 0 (inline). On a
+    GPU, images are prepared while the GPU generates: the cores this rank has, minus one for the main
+    process, at most `MAX_DEFAULT_WORKERS`.
+    """
+    if not device.startswith("cuda"):
+        return 0
+    cores = (cpu_count or 1) // max(1, ranks_on_node)
+    return max(0, min(MAX_DEFAULT_WORKERS, cores - 1))
+
+
 DEFAULT_PREPROCESS_TIMEOUT_S = 600.0
 LOADER_FAILURES = ("DataLoader worker", "DataLoader timed out")  # torch's messages for a dead or hung worker
 TRIES_PER_BATCH = 2

@@ -30,6 +30,7 @@ class DistContext:
     world_size: int = 1
     local_rank: int = 0
     launched: bool = False
+    local_world_size: int = 1  # ranks on this node (they share its cores)
 
     @property
     def is_main(self) -> bool:
@@ -43,10 +44,10 @@ class DistContext:
         if "RANK" not in env or "WORLD_SIZE" not in env:
             return cls()
         rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
-        local = int(env.get("LOCAL_RANK", rank))
+        local, on_node = int(env.get("LOCAL_RANK", rank)), int(env.get("LOCAL_WORLD_SIZE", world))
         if world < 1 or not 0 <= rank < world:
             raise BadValue(f"inconsistent torchrun environment: RANK={rank} WORLD_SIZE={world}")
-        return cls(rank=rank, world_size=world, local_rank=local, launched=True)
+        return cls(rank=rank, world_size=world, local_rank=local, launched=True, local_world_size=on_node)
 
 
 def pick_device(requested: str, ctx: DistContext) -> str:

@@ -11,29 +11,23 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from monkeyeval.core.types import Generation, PredictionRecord, Sample
-from monkeyeval.models.base import DecodeSettings, ModelAdapter, ModelInput
+from monkeyeval.models.base import (
+    INPUT_TOO_LONG,
+    DecodeSettings,
+    ModelAdapter,
+    ModelInput,
+    input_limit,
+    too_long_error,
+)
 from monkeyeval.runner.data import DEFAULT_PREPROCESS_TIMEOUT_S, Prepared, WorkItem, iterate_batches
 
 GENERATION_FAILED = "generation failed"  # the error prefix of a sample whose generation raised (retried)
-INPUT_TOO_LONG = "input too long"  # the error prefix of a prompt over the input limit (retried as well)
-RETRIED_ERRORS = (GENERATION_FAILED, INPUT_TOO_LONG)
-
-
-def input_limit(adapter: ModelAdapter, settings: DecodeSettings) -> tuple[int | None, str]:
-    """The longest prompt (tokens) allowed, and where the bound comes from; (None, "") for no bound."""
-    if settings.max_input_tokens is not None:
-        return settings.max_input_tokens, "--max-input-tokens"
-    context = adapter.context_length()
-    if context is None:
-        return None, ""
-    return context - settings.max_new_tokens, (
-        f"the model's context of {context} tokens minus max_new_tokens {settings.max_new_tokens}"
-    )
+RETRIED_ERRORS = (GENERATION_FAILED, INPUT_TOO_LONG)  # errors a resumed run tries again
 
 
 def refuse_long_inputs(adapter: ModelAdapter, batch: Sequence[Prepared], settings: DecodeSettings) -> None:
     """Turn every prepared sample whose prompt is over the input limit into a per-sample error."""
-    limit, source = input_limit(adapter, settings)
+    limit, source = input_limit(adapter.context_length(), settings)
     if limit is None:
         return
     for prepared in batch:
@@ -41,17 +35,15 @@ def refuse_long_inputs(adapter: ModelAdapter, batch: Sequence[Prepared], setting
             continue
         length = adapter.input_tokens(prepared.payload)
         if length is not None and length > limit:
-            prepared.error = (
-                f"{INPUT_TOO_LONG}: the prompt is {length} tokens, over the limit of {limit} ({source}); "
-                "it was not generated (raise --max-input-tokens where the model allows)"
-            )
+            prepared.error = too_long_error(length, limit, source)
             prepared.payload = None
 
 
 def record_for(item: WorkItem, generation: Generation | None, error: str | None) -> PredictionRecord:
     """The part-file record of one sample (unscored)."""
     sample = item.sample
-    if generation is None:
+    if generation is None or generation.error is not None:
+        error = error or (generation.error if generation is not None else None)
         return PredictionRecord(
             index=sample.index,
             id=sample.id,

@@ -6,6 +6,7 @@ model and batch size are affected before trusting a batched run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from monkeyeval.core.types import PredictionRecord
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
-from monkeyeval.runner.data import WorkItem
+from monkeyeval.runner.data import WorkItem, default_num_workers
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.engine import predict
 from monkeyeval.runner.request import RunRequest, parse_model_options
@@ -88,7 +89,7 @@ def run_invariance_check(
     family: str | None,
     device: str,
     dtype: str,
-    num_workers: int,
+    num_workers: int | None,
     prompt_profile: str | None,
     max_new_tokens: int | None,
     model_options: Sequence[str],
@@ -116,7 +117,10 @@ def run_invariance_check(
     )
     session = RunSession(request, console, DistContext())
     loaded = session.load_for_single_task()
-    report = compare_batch_sizes(loaded.adapter, loaded.items, loaded.settings, batch_size, num_workers)
+    workers = num_workers
+    if workers is None:
+        workers = default_num_workers(loaded.device, os.cpu_count())
+    report = compare_batch_sizes(loaded.adapter, loaded.items, loaded.settings, batch_size, workers)
     print_invariance_report(console, loaded.task.name, report)
     return len(report.changes)
 

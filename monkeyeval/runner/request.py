@@ -37,7 +37,7 @@ class RunRequest:
     checkpoint: str
     family: str | None = None
     batch_size: int | Literal["auto"] = 4  # "auto": runner.autobatch finds the largest that fits
-    num_workers: int = 2
+    num_workers: int | None = None  # None: runner.data.default_num_workers for the device
     limit: int | None = None
     dry_run: bool = False
     device: str = "auto"
@@ -92,6 +92,7 @@ class LoadedTask:
     adapter: ModelAdapter
     items: list[WorkItem]
     settings: DecodeSettings
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ class RunSession:
         adapter = self.load(resolved)
         work = prepare_task(task, family, adapter, self.dataset(task).samples, self.request)
         settings = DecodeSettings(work.max_new_tokens, max_input_tokens=self.request.max_input_tokens)
-        return LoadedTask(task, family, adapter, work.items, settings)
+        return LoadedTask(task, family, adapter, work.items, settings, resolved.options.device)
 
     def dataset(self, task: TaskConfig) -> DatasetLoad:
         """The task's samples (read once per session; skipped lines announced once)."""

@@ -15,7 +15,8 @@ import torch
 from monkeyeval.core.atomic import JsonlAppender
 from monkeyeval.core.errors import RunFailure
 from monkeyeval.core.types import PredictionRecord, Sample
-from monkeyeval.models.hf import count_new_tokens, left_pad_collate, resolve_dtype
+from monkeyeval.models.hf import count_new_tokens, resolve_dtype
+from monkeyeval.models.hf_processors import prompt_lengths
 from monkeyeval.models.registry import AdapterError, AdapterRegistry
 from monkeyeval.runner.distributed import DistContext, strip_nproc
 from monkeyeval.runner.parts import (
@@ -167,21 +168,13 @@ def test_registry_detection_and_errors(tmp_path: Path):
         broken.get("broken")
 
 
-def test_left_pad_collate_and_token_counting():
-    a = {
-        "input_ids": torch.tensor([[5, 6, 7]]),
-        "attention_mask": torch.ones(1, 3, dtype=torch.long),
-        "pixel_values": torch.zeros(1, 3, 2, 2),
+def test_prompt_lengths_and_token_counting():
+    padded = {
+        "input_ids": torch.tensor([[5, 6, 7], [0, 0, 8]]),
+        "attention_mask": torch.tensor([[1, 1, 1], [0, 0, 1]]),
     }
-    b = {
-        "input_ids": torch.tensor([[8]]),
-        "attention_mask": torch.ones(1, 1, dtype=torch.long),
-        "pixel_values": torch.ones(1, 3, 2, 2),
-    }
-    batch = left_pad_collate([a, b], pad_id=0)
-    assert batch["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1]]
-    assert batch["pixel_values"].shape == (2, 3, 2, 2) and batch["pixel_values"][1].sum() == 12
+    assert prompt_lengths(padded) == [3, 1]
+    assert prompt_lengths({"input_ids": torch.tensor([[5, 6], [7, 8]])}) == [2, 2]
     assert count_new_tokens([4, 9, 2, 0, 0], {2}, 5) == (3, False)
     assert count_new_tokens([4, 9, 3], {2}, 3) == (3, True)
     assert count_new_tokens([4, 9], {2}, 3) == (2, False)

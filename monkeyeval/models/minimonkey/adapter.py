@@ -9,8 +9,8 @@ Options (a task's `family_options: {minimonkey: {...}}`, overridden by `--model-
 
 Upstream details kept on purpose: pixel values are cast to bfloat16 before the ViT (`generate_v2`),
 whatever the model dtype; the answer is the decoded text cut at `<|im_end|>` and stripped.
-`DecodeSettings.min_new_tokens` of 1 is a no-op (upstream sets none; the eos counts as a generated token);
-larger values block eos until that many tokens exist.
+`DecodeSettings.min_new_tokens` None (upstream sets none) or 1 is a no-op (the eos counts as a generated
+token); larger values block eos until that many tokens exist.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ class MiniMonkeyAdapter(ModelAdapter):
             eos_id=self.tokenizer.im_end_id,
             pad_id=self.tokenizer.pad_id,
             img_context_id=self.tokenizer.img_context_id,
-            min_new_tokens=settings.min_new_tokens if settings.min_new_tokens > 1 else 0,
+            min_new_tokens=settings.min_new_tokens or 0,
         )
         valid = [item for item in batch if item.payload is not None]
         requests = [

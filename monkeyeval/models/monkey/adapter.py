@@ -37,6 +37,7 @@ from monkeyeval.models.options import parse_flag, reject_unknown
 from monkeyeval.models.weights import checkpoint_sha256, resolve_checkpoint
 
 TOKENIZER_FILE = "qwen.tiktoken"
+UPSTREAM_MIN_NEW_TOKENS = 1  # evaluate_vqa.py passes min_new_tokens=1 to generate (eod blocked at step 0)
 
 
 class MonkeyAdapterError(UserError, RuntimeError):
@@ -272,7 +273,9 @@ class MonkeyAdapter(ModelAdapter):
                 image_embeds,
                 eod_id=self.tokenizer.eod_id,
                 max_new_tokens=settings.max_new_tokens,
-                min_new_tokens=settings.min_new_tokens,
+                min_new_tokens=UPSTREAM_MIN_NEW_TOKENS
+                if settings.min_new_tokens is None
+                else settings.min_new_tokens,
                 padding_aware_positions=self.padding_aware_positions,
             )
             for row, index in enumerate(live):
