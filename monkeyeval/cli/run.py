@@ -214,7 +214,9 @@ def merge_command(
     root = data_root if data_root is not None else Path(manifest["data_root"])
     task = TaskRegistry.discover(dirs, root).get(manifest["task"])
     predict_only = bool(manifest.get("predict_only"))
-    dataset = load_samples(task, limit=manifest.get("limit"), require_answers=not predict_only)
+    dataset = load_samples(
+        task, limit=manifest.get("limit"), require_answers=not predict_only, resolve_images=False
+    )
     result = merge_run(
         run_dir,
         task,

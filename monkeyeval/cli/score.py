@@ -134,7 +134,7 @@ def score_file(
     from monkeyeval.results.schema import InputNotes
     from monkeyeval.tasks.dataset import jsonl_sha256, load_samples
 
-    loaded = load_samples(task, check_image_root=False)  # scoring needs answers, not images
+    loaded = load_samples(task, check_image_root=False, resolve_images=False)  # answers, not images
     predictions = read_predictions(predictions_path, fmt, task.fields)
     records, missing_ids = build_records(
         loaded.samples, predictions, missing, predictions_path, task.fields.id

@@ -1,9 +1,15 @@
 """Bootstrap confidence intervals for scores and the paired bootstrap the gate uses.
 
-Resampling is over samples (percentile bootstrap), seeded with `numpy.random.Generator(PCG64(seed))`, and
-vectorised in chunks so memory stays bounded (about 16M indices at a time). Corpus metrics (CIDEr): the CI
-is computed by resampling the per-sample scores with the corpus statistics (idf) held fixed, i.e. the mean of
-resampled per-image scores; this ignores idf variation across resamples and is documented as such.
+Resampling is over samples (percentile bootstrap), seeded with `numpy.random.Generator(PCG64(seed))`. A
+resample's sum depends only on how often each distinct score is drawn, and those counts are multinomial
+(n draws, probabilities = each value's share of the samples). With few distinct values (accuracy: 0 and 1;
+a paired gate's differences: mostly 0) the counts are drawn directly, in O(resamples x distinct values)
+instead of O(resamples x n): the same distribution, exactly, at a fraction of the cost. Otherwise indices
+are drawn, vectorised in chunks so memory stays bounded (about 16M indices at a time).
+
+Corpus metrics (CIDEr): the CI is computed by resampling the per-sample scores with the corpus statistics
+(idf) held fixed, i.e. the mean of resampled per-image scores; this ignores idf variation across resamples
+and is documented as such.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _MAX_INDICES_PER_CHUNK = 1 << 24
+MULTINOMIAL_SPEEDUP = 8  # draw value counts when n is at least this many times the distinct values
 
 Scores = Sequence[float] | np.ndarray
 """Per-sample scores: any flat sequence of floats, or a 1-D numpy array."""
@@ -28,6 +35,17 @@ def _resample_chunks(n: int, n_resamples: int, rng: np.random.Generator) -> Iter
         rows = min(rows_per_chunk, n_resamples - done)
         yield rng.integers(0, n, size=(rows, n))
         done += rows
+
+
+def resampled_sums(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """The sum of each of `n_resamples` bootstrap resamples of `values` (n draws with replacement)."""
+    distinct, counts = np.unique(values, return_counts=True)
+    if distinct.size * MULTINOMIAL_SPEEDUP <= values.size:
+        draws = rng.multinomial(values.size, counts / values.size, size=n_resamples)
+        return draws @ distinct
+    return np.concatenate(
+        [values[idx].sum(axis=1) for idx in _resample_chunks(values.size, n_resamples, rng)]
+    )
 
 
 def _as_array(values: Scores, name: str) -> np.ndarray:
@@ -60,9 +78,7 @@ def bootstrap_ci(
     if values.size == 0:
         return (math.nan, math.nan)
     rng = np.random.Generator(np.random.PCG64(seed))
-    stats = np.concatenate(
-        [values[idx].sum(axis=1) for idx in _resample_chunks(values.size, n_resamples, rng)]
-    )
+    stats = resampled_sums(values, n_resamples, rng)
     if aggregation != "sum":
         stats /= values.size
     low, high = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
@@ -99,9 +115,7 @@ def paired_bootstrap(base: Scores, new: Scores, n_resamples: int = 10000, seed: 
     differences = new_values - base_values
     delta = float(differences.mean())
     rng = np.random.Generator(np.random.PCG64(seed))
-    deltas = np.concatenate(
-        [differences[idx].mean(axis=1) for idx in _resample_chunks(differences.size, n_resamples, rng)]
-    )
+    deltas = resampled_sums(differences, n_resamples, rng) / differences.size
     low, high = np.quantile(deltas, [0.025, 0.975])
     not_a_drop = int(np.count_nonzero(deltas >= 0))
     p_value = (not_a_drop + 1) / (n_resamples + 1)

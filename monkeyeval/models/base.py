@@ -71,6 +71,7 @@ class ModelAdapter(ABC):
 
     family: str = ""
     default_prompt_profile: str = ""
+    runs_a_model: bool = True  # False (replay): answers come from a file; no images, no device
 
     @classmethod
     @abstractmethod

@@ -1,10 +1,12 @@
 """Processors for the `hf` family: loading (with an image-only fallback) and one call per batch.
 
-Processors of video-capable models (Qwen2-VL, Qwen2.5-VL, LLaVA-OneVision, ...) hold a video processor,
-and transformers' video processors need torchvision. Without torchvision, `AutoProcessor` cannot build such
-a processor and quietly returns the bare tokenizer. Evaluation here is images only, so the processor is then
-rebuilt from its own class with the video attribute left out: the same image processor, tokenizer and chat
-template, hence the same inputs for images (a video input raises).
+Processors of video-capable models (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, LLaVA-OneVision, InternVL, ...) declare
+a video processor, and transformers' video processors need torchvision. Without torchvision,
+`AutoProcessor.from_pretrained` fails on such a checkpoint: ImportError "<X>VideoProcessor requires the
+Torchvision library" where the folder has a video_preprocessor_config.json, OSError "Can't load video
+processor" where it has none; building the class with `video_processor=None` fails as well. Evaluation here
+is images only, so such a processor is rebuilt from its own class with the video attribute left out: the
+same image processor, tokenizer and chat template, hence the same inputs for images.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from monkeyeval.core.errors import UserError
 from monkeyeval.models.weights import CheckpointError
 
 PROCESSOR_CLASS_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json")
+FLAT_IMAGE_LIST = frozenset({"GotOcr2Processor"})  # processors that refuse `[[image], ...]` (one per text)
 
 
 class HFAdapterError(UserError, RuntimeError):
@@ -48,8 +51,9 @@ def chat_text(processor: Any, prompt: str) -> str:
 
 def batch_features(processor: Any, samples: Sequence[HFSample]) -> dict[str, torch.Tensor]:
     """One processor call for a batch (as a bare loop makes it): one image per text, left padding."""
+    flat = type(processor).__name__ in FLAT_IMAGE_LIST
     features = processor(
-        images=[[sample.image] for sample in samples],
+        images=[sample.image if flat else [sample.image] for sample in samples],
         text=[sample.text for sample in samples],
         padding=True,
         return_tensors="pt",
@@ -66,19 +70,19 @@ def prompt_lengths(features: dict[str, torch.Tensor]) -> list[int]:
     return [int(n) for n in mask.sum(dim=-1).tolist()]
 
 
-def load_processor(folder: Path, trust_remote_code: bool) -> Any:
+def load_processor(folder: Path, trust_remote_code: bool = False) -> Any:
     """The checkpoint's processor, tokenizer padding on the left; CheckpointError when there is none."""
     from transformers import AutoProcessor, ProcessorMixin
 
     try:
         processor = AutoProcessor.from_pretrained(folder, trust_remote_code=trust_remote_code)
-        if not isinstance(processor, ProcessorMixin):  # AutoProcessor's fallback: the tokenizer alone
-            processor = _image_only_processor(folder) or processor
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise CheckpointError(
-            f"{folder}: transformers cannot load the processor (tokenizer and image processor files: "
-            f"tokenizer*.json, processor_config.json, ...): {type(exc).__name__}: {str(exc)[:300]}"
-        ) from None
+    except (OSError, ImportError, ValueError, TypeError, KeyError) as exc:
+        processor = _image_only_processor(folder)
+        if processor is None:
+            raise CheckpointError(
+                f"{folder}: transformers cannot load the processor (tokenizer and image processor files: "
+                f"tokenizer*.json, processor_config.json, ...): {type(exc).__name__}: {str(exc)[:300]}"
+            ) from None
     if not isinstance(processor, ProcessorMixin) or getattr(processor, "tokenizer", None) is None:
         raise CheckpointError(
             f"{folder}: no multimodal processor could be built (transformers found "
@@ -102,19 +106,29 @@ def processor_class_name(folder: Path) -> str | None:
 
 
 def _image_only_processor(folder: Path) -> Any:
-    """The checkpoint's processor class without its video processor, or None when that is not the gap."""
+    """The checkpoint's processor without its video processor; None unless torchvision is what is missing."""
     import transformers
+    from transformers.utils import is_torchvision_available
 
     base = getattr(transformers, processor_class_name(folder) or "", None)
-    if not (isinstance(base, type) and issubclass(base, transformers.ProcessorMixin)):
+    if is_torchvision_available() or not (
+        isinstance(base, type) and issubclass(base, transformers.ProcessorMixin)
+    ):
         return None
     if not any("video" in name for name in base.get_attributes()):
         return None
-    return images_only(base).from_pretrained(folder)
+    try:
+        return images_only(base).from_pretrained(folder)
+    except (OSError, ImportError, ValueError, TypeError, KeyError):
+        return None
 
 
 def images_only(base: Any) -> Any:
-    """`base` (a ProcessorMixin subclass) with every video attribute removed; picklable instances."""
+    """`base` (a ProcessorMixin subclass) with every video attribute removed.
+
+    It keeps `base`'s name, so `save_pretrained` writes the real `processor_class` and fingerprints name the
+    real class; instances pickle through `_restore_images_only` (DataLoader workers may receive them).
+    """
 
     class ImagesOnly(base):
         @classmethod
@@ -124,13 +138,12 @@ def images_only(base: Any) -> Any:
         def __reduce__(self) -> tuple[Any, ...]:
             return (_restore_images_only, (base, self.__dict__.copy()))
 
-    ImagesOnly.__name__ = ImagesOnly.__qualname__ = f"{base.__name__}ImagesOnly"
+    ImagesOnly.__name__ = ImagesOnly.__qualname__ = base.__name__
     return ImagesOnly
 
 
 def _restore_images_only(base: Any, state: dict[str, Any]) -> Any:
     """Unpickle an `images_only(base)` instance (the class is made at run time, so pickle cannot name it)."""
-    cls = images_only(base)
-    processor: Any = object.__new__(cls)
+    processor: Any = object.__new__(images_only(base))
     processor.__dict__.update(state)
     return processor

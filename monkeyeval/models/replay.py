@@ -83,6 +83,7 @@ class ReplayAdapter(ModelAdapter):
 
     family = "replay"
     default_prompt_profile = ""
+    runs_a_model = False
 
     def __init__(self, path: Path, options: LoadOptions) -> None:
         self.path = path

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from monkeyeval.core import jsontext
 from monkeyeval.core.atomic import utf8
 from monkeyeval.core.errors import UserError
 from monkeyeval.models.hash_cache import cached_digest
+
+if TYPE_CHECKING:  # torch is imported where tensors are read: hashing and `replay` never need it
+    import torch
 
 
 class CheckpointError(UserError, RuntimeError):
@@ -143,6 +145,8 @@ def _load_bin(path: Path) -> dict[str, torch.Tensor]:
     """A `.bin` state dict (weights_only: no code runs); a damaged file is a CheckpointError naming it."""
     import pickle
 
+    import torch
+
     try:
         part = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
@@ -166,6 +170,8 @@ def load_strict(
     `rename` maps a checkpoint key to a module key (None = a tensor deliberately ignored, which must be rare
     and documented by the caller). Raises CheckpointError listing what is unconsumed, missing or mismatched.
     """
+    import torch
+
     targets = dict(module.state_dict())
     filled: set[str] = set()
     unconsumed: list[str] = []

@@ -114,7 +114,7 @@ def resolve_request(request: RunRequest, ctx: DistContext) -> Resolved:
     adapter_cls = adapters.get(chosen)
     options = LoadOptions(
         checkpoint=request.checkpoint,
-        device=pick_device(request.device, ctx),
+        device=pick_device(request.device, ctx) if adapter_cls.runs_a_model else "cpu",
         dtype=request.dtype,
         trust_remote_code=request.trust_remote_code,
         family_options=dict(request.model_options),

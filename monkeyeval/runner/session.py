@@ -81,7 +81,7 @@ class RunSession:
         if self.request.dry_run:
             return [self.dry_run(task, resolved) for task in resolved.tasks]
         for task in resolved.tasks:  # fail on a broken dataset or changed settings before loading weights
-            self.dataset(task)
+            self.dataset(task, resolve_images=resolved.adapter_cls.runs_a_model)
             run_dir = layout.run_dir(self.request.results, self.model_name, task.name)
             if self.ctx.is_main:  # the other ranks would see rank 0's own lock
                 planning.lock_for(run_dir, self.request.shard).check_free()
@@ -104,11 +104,14 @@ class RunSession:
         settings = DecodeSettings(work.max_new_tokens, max_input_tokens=self.request.max_input_tokens)
         return LoadedTask(task, family, adapter, work.items, settings, resolved.options.device)
 
-    def dataset(self, task: TaskConfig) -> DatasetLoad:
+    def dataset(self, task: TaskConfig, resolve_images: bool = True) -> DatasetLoad:
         """The task's samples (read once per session; skipped lines announced once)."""
         if task.name not in self._datasets:
             loaded = self._datasets[task.name] = load_samples(
-                task, limit=self.request.limit, require_answers=not self.request.predict_only
+                task,
+                limit=self.request.limit,
+                require_answers=not self.request.predict_only,
+                resolve_images=resolve_images,
             )
             if loaded.problems:
                 shown = "; ".join(f"line {p.line_no}: {p.message}" for p in loaded.problems[:3])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,11 @@ def jsonl_sha256(path: Path) -> str:
 
 
 def load_samples(
-    task: TaskConfig, limit: int | None = None, check_image_root: bool = True, require_answers: bool = True
+    task: TaskConfig,
+    limit: int | None = None,
+    check_image_root: bool = True,
+    require_answers: bool = True,
+    resolve_images: bool = True,
 ) -> DatasetLoad:
     """Read the task's dataset file into `Sample`s (at most `limit` valid ones).
 
@@ -64,6 +68,7 @@ def load_samples(
     exist (skip with `check_image_root=False`, e.g. to score predictions without the images); single images
     are not checked here (the runner's workers do that). `require_answers=False` (`run --predict-only`, a
     test split without answers) keeps samples whose answer is absent or empty, with `answers == []`.
+    `resolve_images=False` (scoring, replay, merge: nothing opens an image) leaves `image_path` None.
     """
     spec = task.dataset
     path = spec.jsonl
@@ -80,7 +85,7 @@ def load_samples(
         raise DatasetError(_missing_file_message(task, spec.image_root, "image root"))
     with_annotations = spec.annotations is not None and (require_answers or spec.annotations.is_file())
     answers_by_id = _read_annotations(task) if with_annotations else None
-    resolve = ImageResolver(spec.image_root)
+    resolve = ImageResolver(spec.image_root) if resolve_images else _unresolved
     samples: list[Sample] = []
     problems: list[LineProblem] = []
     first_line_of: dict[str, int] = {}
@@ -162,7 +167,7 @@ def _build_sample(
     task: TaskConfig,
     item: Any,
     index: int,
-    resolve: ImageResolver,
+    resolve: Callable[[str], tuple[Path | None, str | None]],
     answers_by_id: dict[str, list[str]] | None,
     line_no: int,
     problems: list[LineProblem],
@@ -285,6 +290,11 @@ class ImageResolver:
                 f"image path escapes the image root: {image!r} resolves to {real}, outside {self.root}",
             )
         return Path(real), None
+
+
+def _unresolved(image: str) -> tuple[Path | None, str | None]:
+    """The resolver of a load that opens no image."""
+    return None, None
 
 
 def resolve_image(image: str, image_root: Path) -> tuple[Path | None, str | None]:

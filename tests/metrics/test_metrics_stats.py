@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -60,6 +61,39 @@ def test_matches_a_plain_loop_with_the_same_generator() -> None:
     assert low == pytest.approx(np.quantile(means, 0.025)) and high == pytest.approx(
         np.quantile(means, 0.975)
     )
+
+
+def test_few_distinct_values_draw_counts_from_the_same_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multinomial path (counts of each distinct value) and the index path agree in distribution."""
+    values = np.concatenate([bernoulli(600, 0.3, 7), np.full(30, 0.5)])  # three distinct values
+    rng = np.random.Generator(np.random.PCG64(3))
+    counted = stats.resampled_sums(values, 40_000, rng)
+    monkeypatch.setattr(stats, "MULTINOMIAL_SPEEDUP", values.size + 1)  # force index resampling
+    drawn = stats.resampled_sums(values, 40_000, np.random.Generator(np.random.PCG64(4)))
+    expected_sd = values.std() * math.sqrt(values.size)
+    for sums in (counted, drawn):
+        assert sums.mean() == pytest.approx(values.sum(), abs=0.1)
+        assert sums.std() == pytest.approx(expected_sd, rel=0.02)
+    assert np.quantile(counted, [0.025, 0.5, 0.975]) == pytest.approx(
+        np.quantile(drawn, [0.025, 0.5, 0.975]), abs=1.0
+    )
+
+
+def test_the_resampling_path_follows_the_number_of_distinct_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    index_draws: list[int] = []
+    chunks = stats._resample_chunks
+
+    def counting(n: int, n_resamples: int, rng: np.random.Generator) -> Any:
+        index_draws.append(n)
+        return chunks(n, n_resamples, rng)
+
+    monkeypatch.setattr(stats, "_resample_chunks", counting)
+    binary = bernoulli(100, 0.5, 8)
+    low, high = bootstrap_ci(binary, "mean")  # 2 distinct values out of 100: counts drawn
+    assert index_draws == [] and low < binary.mean() < high
+    assert (low, high) == bootstrap_ci(binary, "mean")
+    bootstrap_ci(np.random.default_rng(9).random(100), "mean")  # 100 distinct values: indices drawn
+    assert index_draws == [100]
 
 
 def test_edge_cases() -> None:
