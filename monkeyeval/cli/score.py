@@ -11,6 +11,7 @@ import typer
 
 from monkeyeval.cli.errors import EXIT_CODES_HELP, reported
 from monkeyeval.core.errors import IncompleteResults, UserError
+from monkeyeval.core.gcpause import collection_paused
 
 if TYPE_CHECKING:
     from monkeyeval.convert.predictions import ExternalPredictions
@@ -52,6 +53,7 @@ def _first(ids: list[str]) -> str:
     return shown + (", ..." if len(ids) > SHOW_IDS else "")
 
 
+@collection_paused()
 def build_records(
     samples: list[Sample],
     predictions: ExternalPredictions,

@@ -87,9 +87,16 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json_line(row) for row in rows))
 
 
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # stateless; built once
+
+
 def json_line(obj: dict[str, Any]) -> str:
-    """One compact JSON line, newline-terminated (the byte format of every jsonl we write)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+    """One compact JSON line, newline-terminated (the byte format of every jsonl we write).
+
+    The bytes of `json.dumps(obj, ensure_ascii=False, separators=(",", ":"))`, without building an encoder
+    per line.
+    """
+    return _LINE_ENCODER.encode(obj) + "\n"
 
 
 class JsonlAppender:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.atomic import atomic_write_bytes, atomic_write_json, json_line, remove_file, utf8
+from monkeyeval.core.gcpause import collection_paused
 from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.metrics.registry import MetricRegistry
 from monkeyeval.results.layout import PREDICTIONS_FILE, SCORES_FILE, task_fingerprint
@@ -22,6 +23,7 @@ from monkeyeval.results.scoring import health_counts, score_records
 from monkeyeval.tasks.config import TaskConfig
 
 
+@collection_paused()
 def finalize_run(
     run_dir: Path,
     task: TaskConfig,

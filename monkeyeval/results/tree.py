@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monkeyeval.core import jsontext
+from monkeyeval.core.gcpause import collection_paused
 from monkeyeval.results.layout import SCORES_FILE
 from monkeyeval.results.pair import pair_problem
 from monkeyeval.results.predict_only import PREDICT_ONLY_FILE, PredictOnlyRun, read_predict_only_file
@@ -138,6 +139,7 @@ def _predict_only_runs(root: Path, tree: ResultsTree) -> list[PredictOnlyRun]:
     return sorted(runs, key=lambda r: (r.model, r.task))
 
 
+@collection_paused()
 def load_sample_scores(predictions_path: Path) -> SampleScores:
     """Per-sample primary scores and predictions from a `predictions.jsonl`, keyed by id.
 

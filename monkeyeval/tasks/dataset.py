@@ -12,6 +12,7 @@ from typing import Any
 
 from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
+from monkeyeval.core.gcpause import collection_paused
 from monkeyeval.core.types import Sample
 from monkeyeval.tasks.config import DatasetSpec, TaskConfig
 
@@ -52,6 +53,7 @@ def jsonl_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@collection_paused()
 def load_samples(
     task: TaskConfig,
     limit: int | None = None,
@@ -89,9 +91,10 @@ def load_samples(
     samples: list[Sample] = []
     problems: list[LineProblem] = []
     first_line_of: dict[str, int] = {}
+    shape = SampleShape.of(task, require_answers)
     for line_no, item in _iter_items(path, problems):
         sample = _build_sample(
-            task, item, len(samples), resolve, answers_by_id, line_no, problems, require_answers
+            task, shape, item, len(samples), resolve, answers_by_id, line_no, problems, require_answers
         )
         if sample is None:
             continue
@@ -163,8 +166,25 @@ def _iter_items(path: Path, problems: list[LineProblem]) -> Iterator[tuple[int, 
                 problems.append(LineProblem(line_no, f"malformed JSON ({exc.msg} at column {exc.colno})"))
 
 
+@dataclass(frozen=True)
+class SampleShape:
+    """What every line of a task needs, worked out once per load: required keys, keys kept out of extra."""
+
+    required: tuple[tuple[str, str], ...]
+    used: frozenset[str]
+
+    @classmethod
+    def of(cls, task: TaskConfig, require_answers: bool) -> SampleShape:
+        fields = task.fields
+        used = {fields.question, fields.answer, fields.image}
+        if not fields.composite_id:
+            used.add(fields.id)  # a composite id's parts stay in `extra` (OCRBench's dataset_name, say)
+        return cls(tuple(_required_fields(task, require_answers)), frozenset(used))
+
+
 def _build_sample(
     task: TaskConfig,
+    shape: SampleShape,
     item: Any,
     index: int,
     resolve: Callable[[str], tuple[Path | None, str | None]],
@@ -177,8 +197,7 @@ def _build_sample(
     if not isinstance(item, dict):
         problems.append(LineProblem(line_no, f"expected a JSON object, got {type(item).__name__}"))
         return None
-    required = _required_fields(task, require_answers)
-    missing = [f"{name!r} (fields.{role})" for role, name in required if name not in item]
+    missing = [f"{name!r} (fields.{role})" for role, name in shape.required if name not in item]
     if missing:
         problems.append(LineProblem(line_no, f"missing key {', '.join(missing)}"))
         return None
@@ -219,9 +238,7 @@ def _build_sample(
         )
         return None
     image_path, error = resolve(image)
-    used = {fields.question, fields.answer, fields.image}
-    if not fields.composite_id:
-        used.add(fields.id)  # a composite id's parts stay in `extra` (OCRBench's dataset_name, say)
+    used = shape.used
     return Sample(
         index=index,
         id=sample_id,
