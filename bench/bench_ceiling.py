@@ -34,11 +34,10 @@ TORCH_PROBE = (
 
 
 def write_task(folder: Path, n: int, seed: int = 0) -> Path:
-    """tasks/bench.yaml with N samples; returns the tasks folder."""
+    """folder/tasks/bench.yaml with N samples (answers seeded); returns the tasks folder."""
     rng = random.Random(seed)
     data = folder / "data"
-    data.mkdir(parents=True)
-    (data / "images").mkdir()
+    (data / "images").mkdir(parents=True)
     with open(data / "bench.jsonl", "w", encoding="utf-8") as handle:
         for index in range(n):
             answer = rng.choice(WORDS)
@@ -93,10 +92,8 @@ def main() -> None:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        n_max = max(args.score_n, args.replay_n, args.gate_n)
-        tasks = write_task(root, n_max)
         env = {**os.environ, "MONKEYEVAL_CACHE_DIR": str(root / "cache"), "COLUMNS": "120"}
-        common = ["--tasks-dir", str(tasks)]
+        common = ["--tasks-dir", str(write_task(root / "score", args.score_n))]
 
         predictions = root / "score.jsonl"
         write_predictions(predictions, args.score_n, seed=1, accuracy=0.7)
@@ -110,6 +107,7 @@ def main() -> None:
             f"per 1M {scaled:.2f} s (target < {TARGETS['score_1m_s']:g} s)"
         )
 
+        common = ["--tasks-dir", str(write_task(root / "replay", args.replay_n))]
         replay_times = []
         for n in (1_000, args.replay_n):
             ckpt = root / f"replay{n}.jsonl"
@@ -124,6 +122,7 @@ def main() -> None:
             f"{per_sample_us:.1f} us/sample beyond start-up (target < {TARGETS['replay_us_per_sample']:g})"
         )
 
+        common = ["--tasks-dir", str(write_task(root / "gate", args.gate_n))]
         results = root / "g"
         for name, seed, accuracy in (("base", 3, 0.7), ("new", 4, 0.69)):
             file = root / f"{name}.jsonl"

@@ -53,7 +53,6 @@ def _first(ids: list[str]) -> str:
     return shown + (", ..." if len(ids) > SHOW_IDS else "")
 
 
-@collection_paused()
 def build_records(
     samples: list[Sample],
     predictions: ExternalPredictions,
@@ -120,6 +119,7 @@ def build_records(
     return records, missing_ids
 
 
+@collection_paused()
 def score_file(
     task: TaskConfig,
     predictions_path: Path,
