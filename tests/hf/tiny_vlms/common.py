@@ -166,10 +166,8 @@ def _save(
     return out
 
 
-def _llama(tokenizer: Any, **overrides: Any) -> Any:
-    """A tiny Llama text config for `tokenizer`."""
-    from transformers import LlamaConfig
-
+def tiny_text_values(tokenizer: Any, **overrides: Any) -> dict[str, Any]:
+    """The tiny language-model settings every builder starts from (2 layers, hidden 64), with overrides."""
     values: dict[str, Any] = {
         "vocab_size": len(tokenizer),
         "hidden_size": 64,
@@ -184,28 +182,21 @@ def _llama(tokenizer: Any, **overrides: Any) -> Any:
         "tie_word_embeddings": False,
     }
     values.update(overrides)
-    return LlamaConfig(**values)
+    return values
+
+
+def _llama(tokenizer: Any, **overrides: Any) -> Any:
+    """A tiny Llama text config for `tokenizer`."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(**tiny_text_values(tokenizer, **overrides))
 
 
 def _qwen2(tokenizer: Any, **overrides: Any) -> Any:
     """A tiny Qwen2 text config for `tokenizer`."""
     from transformers import Qwen2Config
 
-    values: dict[str, Any] = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 1024,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "tie_word_embeddings": False,
-    }
-    values.update(overrides)
-    return Qwen2Config(**values)
+    return Qwen2Config(**tiny_text_values(tokenizer, **overrides))
 
 
 def _clip_vision(image_size: int, patch_size: int) -> Any:

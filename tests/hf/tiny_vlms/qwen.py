@@ -10,7 +10,7 @@ from typing import Any
 
 from monkeyeval.models.hf_processors import images_only
 
-from .common import QWEN_TEMPLATE, _save, _tokenizer
+from .common import QWEN_TEMPLATE, _save, _tokenizer, tiny_text_values
 
 QWEN_SPECIALS = (
     "<|endoftext|>",
@@ -55,19 +55,9 @@ def _qwen_text(tokenizer: Any, interleaved: bool = False) -> dict[str, Any]:
     rope: dict[str, Any] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}
     if interleaved:
         rope["mrope_interleaved"] = True
-    return {
-        "vocab_size": len(tokenizer),
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 1024,
-        "rope_parameters": rope,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": None,
-        "eos_token_id": tokenizer.eos_token_id,
-    }
+    values = tiny_text_values(tokenizer, rope_parameters=rope, bos_token_id=None)
+    del values["tie_word_embeddings"]  # set on the composite config
+    return values
 
 
 def _qwen_processor(processor_class: type[Any], tokenizer: Any, patch_size: int, **image: Any) -> Any:
