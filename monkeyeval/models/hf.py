@@ -246,8 +246,11 @@ class HFAdapter(ModelAdapter):
         samples = [item.payload for item in batch]
         features = batch_features(self.processor, samples)
         limit, source = input_limit(self.context_length(), settings)
-        lengths = prompt_lengths(features)
-        refused = {i: too_long_error(n, limit, source) for i, n in enumerate(lengths) if limit and n > limit}
+        refused = {
+            i: too_long_error(n, limit, source)
+            for i, n in enumerate(prompt_lengths(features))
+            if limit is not None and n > limit
+        }
         if refused:  # rebuild the batch without them (rare: the runner bounds most prompts beforehand)
             kept = [sample for i, sample in enumerate(samples) if i not in refused]
             answers = iter(self._generate(batch_features(self.processor, kept), settings) if kept else [])

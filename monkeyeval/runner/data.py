@@ -8,6 +8,7 @@ of a payload; the run goes on.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -137,6 +138,13 @@ def default_num_workers(device: str, cpu_count: int | None, ranks_on_node: int =
         return 0
     cores = (cpu_count or 1) // max(1, ranks_on_node)
     return max(0, min(MAX_DEFAULT_WORKERS, cores - 1))
+
+
+def worker_count(requested: int | None, device: str, ranks_on_node: int = 1) -> int:
+    """`--num-workers` as given, else the default for this device and this machine's cores."""
+    if requested is not None:
+        return requested
+    return default_num_workers(device, os.cpu_count(), ranks_on_node)
 
 
 DEFAULT_PREPROCESS_TIMEOUT_S = 600.0

@@ -42,8 +42,10 @@ def refuse_long_inputs(adapter: ModelAdapter, batch: Sequence[Prepared], setting
 def record_for(item: WorkItem, generation: Generation | None, error: str | None) -> PredictionRecord:
     """The part-file record of one sample (unscored)."""
     sample = item.sample
-    if generation is None or generation.error is not None:
-        error = error or (generation.error if generation is not None else None)
+    if generation is not None and generation.error is not None:  # the adapter refused this sample
+        error = generation.error
+        generation = None
+    if generation is None:
         return PredictionRecord(
             index=sample.index,
             id=sample.id,

@@ -6,7 +6,6 @@ model and batch size are affected before trusting a batched run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from monkeyeval.core.types import PredictionRecord
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
-from monkeyeval.runner.data import WorkItem, default_num_workers
+from monkeyeval.runner.data import WorkItem, worker_count
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.engine import predict
 from monkeyeval.runner.request import RunRequest, parse_model_options
@@ -117,9 +116,7 @@ def run_invariance_check(
     )
     session = RunSession(request, console, DistContext())
     loaded = session.load_for_single_task()
-    workers = num_workers
-    if workers is None:
-        workers = default_num_workers(loaded.device, os.cpu_count())
+    workers = worker_count(num_workers, loaded.device)
     report = compare_batch_sizes(loaded.adapter, loaded.items, loaded.settings, batch_size, workers)
     print_invariance_report(console, loaded.task.name, report)
     return len(report.changes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from monkeyeval.core.errors import RunFailure
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.runner import autobatch
-from monkeyeval.runner.data import WorkItem, default_num_workers
+from monkeyeval.runner.data import WorkItem, worker_count
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.engine import predict
 from monkeyeval.runner.parts import PartAppender, PartId, done_marker, mark_done, part_path, write_meta
@@ -65,9 +64,7 @@ def predict_share(
                     say(autobatch.describe(found, label, where, memo))
                 batch_size, first = found.size, [found.records]
             rest = work[sum(len(records) for records in first) :]
-            workers = request.num_workers
-            if workers is None:
-                workers = default_num_workers(device, os.cpu_count(), ctx.local_world_size)
+            workers = worker_count(request.num_workers, device, ctx.local_world_size)
             batches = predict(
                 adapter,
                 rest,

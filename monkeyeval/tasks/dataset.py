@@ -238,7 +238,6 @@ def _build_sample(
         )
         return None
     image_path, error = resolve(image)
-    used = shape.used
     return Sample(
         index=index,
         id=sample_id,
@@ -246,7 +245,7 @@ def _build_sample(
         answers=answers,
         image=image,
         image_path=image_path,
-        extra={k: v for k, v in item.items() if k not in used},
+        extra={k: v for k, v in item.items() if k not in shape.used},
         error=error,
     )
 
