@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hf.tiny_vlms import ARCHITECTURES, bare_generate, build
+from hf.tiny_vlms import ARCHITECTURES, NEEDS, bare_generate, build
 from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
@@ -57,6 +57,10 @@ def run_predictions(checkpoint: Path, tasks: Path, results: Path, batch_size: in
     assert outcome.exit_code == 0, outcome.output
     [predictions] = results.glob("*/matrix/predictions.jsonl")
     return [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_architecture_says_what_it_needs() -> None:
+    assert set(NEEDS) == set(ARCHITECTURES)
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
