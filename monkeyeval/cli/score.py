@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MISSING_PREDICTION_ERROR = "missing prediction: the predictions file has no line for this id"
 SHOW_IDS = 5
+PLAIN_ROW_KEYS = frozenset({"id", "prediction"})
 
 
 class MissingPolicy(str, Enum):
@@ -61,8 +62,6 @@ def build_records(
     id_rule: str = "question_id",
 ) -> tuple[list[PredictionRecord], list[str]]:
     """Validate ids; records in dataset order (missing ids as errored placeholders) and the missing ids."""
-    from monkeyeval.core.types import PredictionRecord
-
     if predictions.problems:
         listing = "\n  ".join(predictions.problems[:SHOW_IDS])
         what = "lines" if predictions.format == "monkeyeval" else "records"
@@ -72,10 +71,12 @@ def build_records(
         )
     if not predictions.rows:  # (a duplicate is only ever a second row of an id in `rows`)
         raise ScoreUsageError(f"{source}: holds no predictions (read as --format {predictions.format})")
-    known = {s.id for s in samples}
-    unknown = [i for i in predictions.rows if i not in known]
+    records, missing_ids = _records_in_dataset_order(samples, predictions.rows)
+    n_matched = len(samples) - len(missing_ids)
     duplicates = list(dict.fromkeys(predictions.duplicates))
-    if duplicates or unknown:
+    if duplicates or n_matched < len(predictions.rows):
+        known = {s.id for s in samples}
+        unknown = [i for i in predictions.rows if i not in known]
         parts = []
         if duplicates:
             parts.append(f"{len(duplicates)} duplicate ids (first: {_first(duplicates)})")
@@ -87,35 +88,49 @@ def build_records(
             )
         fix = "each dataset id may appear once" if duplicates and not unknown else "check --task and --format"
         raise ScoreUsageError(f"{source}: " + "; ".join(parts) + f". {fix}.")
-    missing_ids = [s.id for s in samples if s.id not in predictions.rows]
     if missing_ids and missing is MissingPolicy.fail:
         raise ScoreValidationError(
             f"{source}: {len(missing_ids)} of {len(samples)} dataset ids have no prediction (first: "
             f"{_first(missing_ids)}); use --missing wrong to score them as 0"
         )
+    return records, missing_ids
+
+
+def _records_in_dataset_order(
+    samples: list[Sample], rows: dict[str, dict[str, Any]]
+) -> tuple[list[PredictionRecord], list[str]]:
+    """One record per sample (a missing id gets an errored placeholder) and the ids without a row."""
+    from monkeyeval.core.types import PredictionRecord
+
     records = []
+    missing_ids = []
     for sample in samples:
-        row = predictions.rows.get(sample.id)
+        row = rows.get(sample.id)
         if row is None:
+            missing_ids.append(sample.id)
             records.append(
                 PredictionRecord(
                     sample.index, sample.id, "", "", list(sample.answers), error=MISSING_PREDICTION_ERROR
                 )
             )
-            continue
-        error = row.get("error")
-        records.append(
-            PredictionRecord(
-                index=sample.index,
-                id=sample.id,
-                prompt=str(row.get("prompt", "")),
-                prediction=row["prediction"],
-                answers=list(sample.answers),
-                error=str(error) if error is not None else None,
-                n_new_tokens=row.get("n_new_tokens"),
-                truncated=bool(row.get("truncated", False)),
+        elif row.keys() <= PLAIN_ROW_KEYS:  # the common external file: nothing but the prediction
+            records.append(
+                PredictionRecord(sample.index, sample.id, "", row["prediction"], list(sample.answers))
             )
-        )
+        else:
+            error = row.get("error")
+            records.append(
+                PredictionRecord(
+                    index=sample.index,
+                    id=sample.id,
+                    prompt=str(row.get("prompt", "")),
+                    prediction=row["prediction"],
+                    answers=list(sample.answers),
+                    error=str(error) if error is not None else None,
+                    n_new_tokens=row.get("n_new_tokens"),
+                    truncated=bool(row.get("truncated", False)),
+                )
+            )
     return records, missing_ids
 
 

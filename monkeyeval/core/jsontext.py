@@ -10,9 +10,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
+JSON_WHITESPACE = " \t\n\r"  # what `json.loads` skips around a document (str.strip() would skip more)
+_SCAN_VALUE = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # what json.loads ends in
+
 
 def loads(text: str | bytes) -> Any:
-    """`json.loads`, except that input nested too deeply raises `json.JSONDecodeError` at position 0."""
+    """`json.loads`, except that input nested too deeply raises `json.JSONDecodeError` at position 0.
+
+    A `str` document goes straight to the scanner `json.loads` uses (the same value, without its Python
+    layers, which cost as much as the parse on a short jsonl line); anything the scanner does not take
+    whole is handed to `json.loads`, so errors and their messages are `json.loads`' own.
+    """
+    if isinstance(text, str):
+        body = text.strip(JSON_WHITESPACE)
+        try:
+            value, end = _SCAN_VALUE(body, 0)
+        except (StopIteration, ValueError, RecursionError):
+            pass  # not a document: json.loads below says why
+        else:
+            if end == len(body):
+                return value
     try:
         return json.loads(text)
     except RecursionError:

@@ -65,11 +65,15 @@ class Metric:
         else:
             if self.per_sample is None:
                 raise TypeError(f"metric {self.name} has no per-sample function")
-            extras = extras or [{} for _ in predictions]
-            per = [
-                float(self.per_sample(p, list(a), **{k: e.get(k) for k in self.extra_fields}))
-                for p, a, e in zip(predictions, answers, extras, strict=True)
-            ]
+            score = self.per_sample
+            if not self.extra_fields:
+                per = [float(score(p, list(a))) for p, a in zip(predictions, answers, strict=True)]
+            else:
+                extras = extras or [{} for _ in predictions]
+                per = [
+                    float(score(p, list(a), **{k: e.get(k) for k in self.extra_fields}))
+                    for p, a, e in zip(predictions, answers, extras, strict=True)
+                ]
         if not per:
             return float("nan"), []
         total = float(sum(per))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from datetime import datetime, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +96,8 @@ def finalize_predict_only(
 
 def _in_dataset_order(run_dir: Path, records: list[PredictionRecord]) -> list[PredictionRecord]:
     ordered = sorted(records, key=lambda r: r.index)
-    repeated = sorted(index for index, count in Counter(r.index for r in ordered).items() if count > 1)
-    if repeated:
+    if any(a.index == b.index for a, b in pairwise(ordered)):
+        repeated = sorted(index for index, count in Counter(r.index for r in ordered).items() if count > 1)
         raise ResultsError(f"{run_dir}: several records share a dataset index (first: {repeated[:5]})")
     return ordered
 

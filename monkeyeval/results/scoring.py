@@ -151,6 +151,8 @@ def _aggregate(per_sample: Sequence[float], aggregation: str) -> float:
 def _extras_for(records: list[PredictionRecord], samples: list[Sample] | None) -> list[dict[str, Any]]:
     if samples is None:
         return [{} for _ in records]
+    if len(samples) == len(records) and all(s.id == r.id for s, r in zip(samples, records, strict=True)):
+        return [s.extra for s in samples]  # the usual case: the same order
     by_id = {s.id: s.extra for s in samples}
     missing = [r.id for r in records if r.id not in by_id]
     if missing:

@@ -91,11 +91,9 @@ def load_samples(
     samples: list[Sample] = []
     problems: list[LineProblem] = []
     first_line_of: dict[str, int] = {}
-    shape = SampleShape.of(task, require_answers)
+    builder = SampleBuilder(task, resolve, answers_by_id, problems, require_answers)
     for line_no, item in _iter_items(path, problems):
-        sample = _build_sample(
-            task, shape, item, len(samples), resolve, answers_by_id, line_no, problems, require_answers
-        )
+        sample = builder.build(item, len(samples), line_no)
         if sample is None:
             continue
         if sample.id in first_line_of:
@@ -166,88 +164,92 @@ def _iter_items(path: Path, problems: list[LineProblem]) -> Iterator[tuple[int, 
                 problems.append(LineProblem(line_no, f"malformed JSON ({exc.msg} at column {exc.colno})"))
 
 
-@dataclass(frozen=True)
-class SampleShape:
-    """What every line of a task needs, worked out once per load: required keys, keys kept out of extra."""
+class SkippedLine(Exception):
+    """Raised while building a sample: the line is skipped, for the reason given."""
 
-    required: tuple[tuple[str, str], ...]
-    used: frozenset[str]
 
-    @classmethod
-    def of(cls, task: TaskConfig, require_answers: bool) -> SampleShape:
-        fields = task.fields
+@dataclass
+class SampleBuilder:
+    """Turns one task's dataset items into `Sample`s, recording why a line is skipped in `problems`.
+
+    What every line needs (required keys, the keys kept out of `extra`) is worked out once per load; the
+    common line (a dict with string fields and answers) takes the shortest path.
+    """
+
+    task: TaskConfig
+    resolve: Callable[[str], tuple[Path | None, str | None]]
+    answers_by_id: dict[str, list[str]] | None
+    problems: list[LineProblem]
+    require_answers: bool = True
+    required: tuple[tuple[str, str], ...] = field(init=False)
+    required_keys: frozenset[str] = field(init=False)
+    used: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        fields = self.task.fields
+        self.required = tuple(_required_fields(self.task, self.require_answers))
+        self.required_keys = frozenset(name for _, name in self.required)
         used = {fields.question, fields.answer, fields.image}
         if not fields.composite_id:
             used.add(fields.id)  # a composite id's parts stay in `extra` (OCRBench's dataset_name, say)
-        return cls(tuple(_required_fields(task, require_answers)), frozenset(used))
+        self.used = frozenset(used)
 
+    def build(self, item: Any, index: int, line_no: int) -> Sample | None:
+        """The sample of dataset item `item` (at position `index`), or None when the line is skipped."""
+        try:
+            return self._build(item, index)
+        except SkippedLine as skipped:
+            self.problems.append(LineProblem(line_no, str(skipped)))
+            return None
 
-def _build_sample(
-    task: TaskConfig,
-    shape: SampleShape,
-    item: Any,
-    index: int,
-    resolve: Callable[[str], tuple[Path | None, str | None]],
-    answers_by_id: dict[str, list[str]] | None,
-    line_no: int,
-    problems: list[LineProblem],
-    require_answers: bool = True,
-) -> Sample | None:
-    fields = task.fields
-    if not isinstance(item, dict):
-        problems.append(LineProblem(line_no, f"expected a JSON object, got {type(item).__name__}"))
-        return None
-    missing = [f"{name!r} (fields.{role})" for role, name in shape.required if name not in item]
-    if missing:
-        problems.append(LineProblem(line_no, f"missing key {', '.join(missing)}"))
-        return None
-    question, image = item[fields.question], item[fields.image]
-    if not isinstance(question, str) or not isinstance(image, str):
-        problems.append(LineProblem(line_no, f"{fields.question!r} and {fields.image!r} must be strings"))
-        return None
-    raw_id = fields.make_id(item) if fields.composite_id else item.get(fields.id, index)
-    if raw_id is None and fields.composite_id:
-        keys = ", ".join(repr(key) for key in fields.id_keys)
-        problems.append(
-            LineProblem(
-                line_no, f"id rule {fields.id!r} (fields.id) needs the keys {keys} as strings or numbers"
-            )
-        )
-        return None
-    if raw_id is None or isinstance(raw_id, (dict, list)):
-        problems.append(
-            LineProblem(line_no, f"id field {fields.id!r} must be a string or number, got {raw_id!r}")
-        )
-        return None
-    sample_id = str(raw_id)
-    raw_answers = item.get(fields.answer)
-    answers = _answers(raw_answers)
-    if answers_by_id is not None and sample_id in answers_by_id:
-        answers = answers_by_id[sample_id]
-    blank = raw_answers is None or raw_answers == [] or (answers is not None and not "".join(answers).strip())
-    if not require_answers and blank:
-        answers = []  # --predict-only: a sample without an answer is still generated
-    elif answers is None:
-        problems.append(
-            LineProblem(line_no, f"answer field {fields.answer!r} must be a string or a list of strings")
-        )
-        return None
-    if require_answers and not any(answer.strip() for answer in answers):
-        problems.append(
-            LineProblem(line_no, f"answer field {fields.answer!r} is empty: nothing to score against")
-        )
-        return None
-    image_path, error = resolve(image)
-    return Sample(
-        index=index,
-        id=sample_id,
-        question=question,
-        answers=answers,
-        image=image,
-        image_path=image_path,
-        extra={k: v for k, v in item.items() if k not in shape.used},
-        error=error,
-    )
+    def _build(self, item: Any, index: int) -> Sample:
+        fields = self.task.fields
+        if not isinstance(item, dict):
+            raise SkippedLine(f"expected a JSON object, got {type(item).__name__}")
+        if not item.keys() >= self.required_keys:
+            missing = [f"{name!r} (fields.{role})" for role, name in self.required if name not in item]
+            raise SkippedLine(f"missing key {', '.join(missing)}")
+        question, image = item[fields.question], item[fields.image]
+        if not isinstance(question, str) or not isinstance(image, str):
+            raise SkippedLine(f"{fields.question!r} and {fields.image!r} must be strings")
+        sample_id = self._sample_id(item, index)
+        answers = self._answers(item, sample_id)
+        image_path, error = self.resolve(image)
+        extra = {key: value for key, value in item.items() if key not in self.used}
+        return Sample(index, sample_id, question, answers, image, image_path, extra, error)
+
+    def _sample_id(self, item: dict[str, Any], index: int) -> str:
+        fields = self.task.fields
+        if fields.composite_id:
+            raw_id = fields.make_id(item)
+            if raw_id is None:
+                keys = ", ".join(repr(key) for key in fields.id_keys)
+                raise SkippedLine(
+                    f"id rule {fields.id!r} (fields.id) needs the keys {keys} as strings or numbers"
+                )
+        else:
+            raw_id = item.get(fields.id, index)
+        if type(raw_id) is str:
+            return raw_id
+        if raw_id is None or isinstance(raw_id, (dict, list)):
+            raise SkippedLine(f"id field {fields.id!r} must be a string or number, got {raw_id!r}")
+        return str(raw_id)
+
+    def _answers(self, item: dict[str, Any], sample_id: str) -> list[str]:
+        """The sample's answers ([] for a blank one under --predict-only)."""
+        field_name = self.task.fields.answer
+        raw_answers = item.get(field_name)
+        answers = _answers(raw_answers)
+        if self.answers_by_id is not None and sample_id in self.answers_by_id:
+            answers = self.answers_by_id[sample_id]
+        blank = answers is not None and not "".join(answers).strip()
+        if not self.require_answers and (blank or raw_answers is None or raw_answers == []):
+            return []  # --predict-only: a sample without an answer is still generated
+        if answers is None:
+            raise SkippedLine(f"answer field {field_name!r} must be a string or a list of strings")
+        if blank:
+            raise SkippedLine(f"answer field {field_name!r} is empty: nothing to score against")
+        return answers
 
 
 def _required_fields(task: TaskConfig, require_answers: bool = True) -> list[tuple[str, str]]:

@@ -126,3 +126,17 @@ def test_a_line_torn_inside_a_multibyte_character_is_dropped(tmp_path: Path):
     with JsonlAppender(path) as writer:  # the appender cuts the torn tail before appending
         writer.append_many([{"c": 1}])
     assert read_jsonl_tolerant(path) == [{"a": "文字"}, {"c": 1}]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"index": 3, "id": "a/1", "prediction": '文字 "quoted"\n\t', "answers": ["x", "y"], "score": 0.5},
+        {"score": float("nan"), "low": float("-inf"), "high": float("inf"), "tiny": 1e-300, "third": 1 / 3},
+        {"big": 12345678901234567890123, "neg": -0, "flag": True, "none": None, "nested": {"a": [[], {}]}},
+        {"surrogate": "\ud800", "emoji": "🐒", "control": "\x00\x1f\x7f", "key with space": ""},
+        {},
+    ],
+)
+def test_json_line_is_json_dumps(row):
+    assert json_line(row) == json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
