@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from monkeyeval.report.leaderboard import Leaderboard
 
 FORMAT_HELP = (
-    "rich (terminal), md, csv, json, html (one self-contained file), or svg / png (the --plot chart alone; "
-    "png needs `pip install 'monkeyeval[plots]'`)."
+    "auto (rich, or text for a report of more than 500 runs), rich (boxed tables), text (the same "
+    "tables in plain text, fast on large reports), md, csv, json, html (one self-contained file), or svg / "
+    "png (the --plot chart alone; png needs `pip install 'monkeyeval[plots]'`)."
 )
 CHART_FORMATS = ("svg", "png")
 PLOTS = ("radar", "bars")
@@ -28,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 def report(
     results_dir: Path = typer.Argument(..., help="Results folder: every sub-folder holding a scores.json."),
-    fmt: str = typer.Option("rich", "--format", "-f", help=FORMAT_HELP),
+    fmt: str = typer.Option("auto", "--format", "-f", help=FORMAT_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (atomic) instead."),
     group: list[str] = typer.Option(
         [], "--group", "-g", help="Only this group's tasks and aggregate (repeatable)."
@@ -56,12 +57,13 @@ def report(
 
     from monkeyeval.core.atomic import atomic_write_text
     from monkeyeval.report import FORMATS, build_leaderboard, render
-    from monkeyeval.report.render import REPORT_WIDTH, make_console, rich_renderable
+    from monkeyeval.report.render import REPORT_WIDTH, auto_format, make_console, rich_renderable
     from monkeyeval.results.tree import load_results
 
     err = make_console(stderr=True)
-    if fmt not in (*FORMATS, *CHART_FORMATS):
-        raise UserError(f"unknown --format {fmt!r}; choose one of {', '.join((*FORMATS, *CHART_FORMATS))}")
+    if fmt not in ("auto", *FORMATS, *CHART_FORMATS):
+        choices = ", ".join(("auto", *FORMATS, *CHART_FORMATS))
+        raise UserError(f"unknown --format {fmt!r}; choose one of {choices}")
     if plot not in PLOTS:
         raise UserError(f"unknown --plot {plot!r}; choose radar or bars")
     pairs = [_model_pair(text) for text in compare]
@@ -81,6 +83,10 @@ def report(
     if fmt in CHART_FORMATS:
         _write_chart(board, plot, fmt, group, output)
         return
+    if fmt == "auto":
+        fmt = auto_format(board)
+        if fmt == "text":
+            err.print("a large report: plain text (--format rich draws boxed tables)", highlight=False)
     if fmt == "rich" and output is None:
         console = make_console(piped_width=REPORT_WIDTH)
         console.print(rich_renderable(board, console.width))
@@ -91,12 +97,19 @@ def report(
 
         text = render_html(board, sections=samples_sections(tree, max_samples=samples, compare=pairs))
     else:
-        text = render(board, fmt)
+        text = render(board, fmt, _text_width() if fmt == "text" and output is None else REPORT_WIDTH)
     if output is not None:
         atomic_write_text(output, text)
         err.print(f"wrote {output}", highlight=False, soft_wrap=True)
     else:
         typer.echo(text, nl=False)
+
+
+def _text_width() -> int:
+    """The terminal's width for plain text on a terminal (COLUMNS counts), else the report's 80."""
+    from monkeyeval.report.render import REPORT_WIDTH, make_console
+
+    return make_console(piped_width=REPORT_WIDTH).width
 
 
 def _model_pair(text: str) -> tuple[str, str]:

@@ -95,15 +95,24 @@ def share_width(least: Sequence[int], most: Sequence[int], room: int) -> list[in
     return widths
 
 
-def fitted_tables(view: TableView, width: int) -> list[Table]:
-    """`view` as one or more rich tables, each fitting `width` columns without splitting a word."""
+@dataclass(frozen=True)
+class ChunkLayout:
+    """One printed piece of a table: its title, the column positions it shows and their widths."""
+
+    title: str
+    positions: list[int]
+    widths: list[int]
+
+
+def fitted_layout(view: TableView, width: int) -> list[ChunkLayout]:
+    """How `view` fits `width` columns without splitting a word: its column chunks and their widths."""
     ceiling = max(1, width - CELL_OVERHEAD - TABLE_OVERHEAD)  # only a word this wide is ever folded
     least = [min(w, ceiling) for w in column_min_widths(view)]
     most = [max(low, w) for low, w in zip(least, natural_widths(view), strict=True)]
     chunks = column_chunks(least, view.keys, width)
     keys = min(view.keys, len(view.headers))
     data_columns = len(view.headers) - keys
-    tables = []
+    layouts = []
     for chunk in chunks:
         title = view.title
         shown = [position - keys + 1 for position in chunk if position >= keys]
@@ -112,13 +121,87 @@ def fitted_tables(view: TableView, width: int) -> list[Table]:
             title += f" ({span} of {data_columns})"
         room = width - TABLE_OVERHEAD - CELL_OVERHEAD * len(chunk)
         widths = share_width([least[p] for p in chunk], [most[p] for p in chunk], room)
-        table = Table(title=title, header_style="bold")
-        for position, column_width in zip(chunk, widths, strict=True):
+        layouts.append(ChunkLayout(title, chunk, widths))
+    return layouts
+
+
+def fitted_tables(view: TableView, width: int) -> list[Table]:
+    """`view` as one or more rich tables, each fitting `width` columns without splitting a word."""
+    tables = []
+    for layout in fitted_layout(view, width):
+        table = Table(title=layout.title, header_style="bold")
+        for position, column_width in zip(layout.positions, layout.widths, strict=True):
             table.add_column(Text(view.headers[position]), width=column_width, overflow="fold")
         for row in view.rows:
-            table.add_row(*(Text(row[position]) for position in chunk))
+            table.add_row(*(Text(row[position]) for position in layout.positions))
         tables.append(table)
     return tables
+
+
+def plain_tables(view: TableView, width: int) -> str:
+    """`view` as plain text in the same layout as `fitted_tables` (no rich: fast on large reports).
+
+    Columns are separated by two spaces and a dashed rule follows the headers; cells wrap between words.
+    """
+    out = []
+    for layout in fitted_layout(view, width):
+        out.append(layout.title)
+        out += _plain_row([view.headers[p] for p in layout.positions], layout.widths)
+        out.append("  ".join("-" * w for w in layout.widths).rstrip())
+        for row in view.rows:
+            out += _plain_row([row[p] for p in layout.positions], layout.widths)
+        out.append("")
+    return "\n".join(out)
+
+
+def _plain_row(cells: list[str], widths: list[int]) -> list[str]:
+    wrapped = [wrap_words(cell, w) for cell, w in zip(cells, widths, strict=True)]
+    height = max((len(lines) for lines in wrapped), default=1)
+    lines = []
+    for index in range(height):
+        parts = [
+            _pad(lines[index] if index < len(lines) else "", w)
+            for lines, w in zip(wrapped, widths, strict=True)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return lines
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_len(text))
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` terminal cells, broken between words; a word wider than
+    `width` is folded (it fits nowhere else). Line breaks in `text` are kept."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split():
+            while cell_len(word) > width:  # fold an over-wide word, cell by cell
+                if line:
+                    lines.append(line)
+                    line = ""
+                cut = _fold_point(word, width)
+                lines.append(word[:cut])
+                word = word[cut:]
+            if not line:
+                line = word
+            elif cell_len(line) + 1 + cell_len(word) <= width:
+                line += " " + word
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+    return lines
+
+
+def _fold_point(word: str, width: int) -> int:
+    """The longest prefix of `word` within `width` cells (at least one character)."""
+    cut = 1
+    while cut < len(word) and cell_len(word[: cut + 1]) <= width:
+        cut += 1
+    return cut
 
 
 def print_fitted(console: Console, view: TableView) -> None:

@@ -10,7 +10,15 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from monkeyeval.core.table_fit import TableView, column_chunks, fitted_tables, share_width
+from monkeyeval.core.table_fit import (
+    TableView,
+    column_chunks,
+    fitted_layout,
+    fitted_tables,
+    plain_tables,
+    share_width,
+    wrap_words,
+)
 
 WORDS = ["max_new_tokens", "anls_docvqa", "relaxed_accuracy_pix2struct", "n=36", "⚠", "66.7", "[53.3, 78.3]"]
 
@@ -91,3 +99,41 @@ def test_a_word_wider_than_the_screen_is_the_only_thing_folded() -> None:
     output = rendered(TableView("Skipped files", ["problem"], [[f"{path}: invalid JSON"]]), 50)
     assert max(cell_len(line) for line in output.splitlines()) <= 50
     assert {"invalid", "JSON"} <= cell_words(output)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("width", [40, 80])
+def test_plain_text_has_the_rich_layout_without_borders(seed: int, width: int) -> None:
+    view = random_view(seed)
+    plain = plain_tables(view, width)
+    lines = plain.splitlines()
+    assert max(cell_len(line) for line in lines) <= width
+    layouts = fitted_layout(view, width)
+    assert [line for line in lines if line.startswith("random")] == [layout.title for layout in layouts]
+    rules = [line for line in lines if line and set(line) <= {"-", " "}]
+    assert [[len(dash) for dash in rule.split()] for rule in rules] == [layout.widths for layout in layouts]
+    room = width - 1 - 3 - (7 + 3)
+    texts = [*view.headers, *(cell for row in view.rows for cell in row)]
+    expected = {word for text in texts for word in text.split() if cell_len(word) <= room}
+    assert expected <= {word for line in lines for word in line.split()}  # whole words, as in rich
+    assert not set(plain) & set("│┃━─┏┓┗┛")
+
+
+def test_plain_rows_align_under_their_headers() -> None:
+    view = TableView("T", ["model", "score"], [["a", "61.2 [58.0, 64.0] n=200 ⚠"], ["bb", "—"]])
+    assert plain_tables(view, 80).splitlines() == [
+        "T",
+        "model  score",
+        "-----  -------------------------",
+        "a      61.2 [58.0, 64.0] n=200 ⚠",
+        "bb     —",
+    ]
+
+
+def test_wrap_words_breaks_between_words_and_folds_only_an_over_wide_word() -> None:
+    assert wrap_words("61.2 [58.0, 64.0] n=200", 11) == ["61.2 [58.0,", "64.0] n=200"]
+    assert wrap_words("61.2 [58.0, 64.0] n=200", 10) == ["61.2", "[58.0,", "64.0]", "n=200"]
+    assert wrap_words("ab abcdefgh c", 4) == ["ab", "abcd", "efgh", "c"]
+    assert wrap_words("line one\nline two", 20) == ["line one", "line two"]
+    assert wrap_words("", 5) == [""]
+    assert wrap_words("文字文", 4) == ["文字", "文"]  # wide characters count two cells

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_rich_default_prints_the_leaderboard(app, tree: Path) -> None:
     assert "Leaderboard" in result.stdout and "60.0 n=200" in result.stdout
 
 
-@pytest.mark.parametrize("fmt", ["md", "csv", "json", "html", "rich"])
+@pytest.mark.parametrize("fmt", ["md", "csv", "json", "html", "rich", "text"])
 def test_output_file_in_every_format(app, tree: Path, tmp_path: Path, fmt: str) -> None:
     target = tmp_path / f"board.{fmt}"
     result = invoke(app, ["report", str(tree), "--format", fmt, "-o", str(target)])
@@ -130,3 +131,23 @@ def test_svg_chart_is_written_to_the_output_file(app, tree: Path) -> None:
     svg = out.read_text(encoding="utf-8")
     assert svg.lstrip().startswith(("<?xml", "<svg")) and "docvqa" in svg and "textvqa" in svg
     assert invoke(app, ["report", str(tree), "-f", "svg", "--plot", "bars"]).exit_code == 2  # needs -o
+
+
+def test_auto_prints_a_large_report_as_plain_text(app, results_root: Path, make_run, monkeypatch) -> None:
+    render = importlib.import_module(
+        "monkeyeval.report.render"
+    )  # (the package exports a function of that name)
+    for model in ("A", "B", "C"):
+        make_run(model, "docvqa", 0.5, n=10)
+    small = invoke(app, ["report", str(results_root)])
+    assert "┃" in small.stdout and "plain text" not in small.stderr  # 3 runs: rich tables
+
+    monkeypatch.setattr(render, "LARGE_REPORT_RUNS", 2)
+    large = invoke(app, ["report", str(results_root)])
+    assert large.exit_code == 0, large.output
+    assert "a large report: plain text" in large.stderr
+    assert not set(large.stdout) & set("┃│━") and "docvqa" in large.stdout
+    plain = invoke(app, ["report", str(results_root), "--format", "text"])
+    assert large.stdout == plain.stdout  # auto chose the text format, same bytes
+    rich_words = {w for w in invoke(app, ["report", str(results_root), "--format", "rich"]).stdout.split()}
+    assert {w for w in large.stdout.split()} <= rich_words | {"-" * n for n in range(1, 300)}

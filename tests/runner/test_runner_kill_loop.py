@@ -46,10 +46,35 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def describe(pids: list[int]) -> str:
+    """Each pid's command line, state and parent, for the failure message."""
+    lines = []
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = dict(
+                line.split(":\t", 1)
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if ":\t" in line
+            )
+            stack = Path(f"/proc/{pid}/wchan").read_text()
+        except OSError:
+            continue
+        lines.append(
+            f"pid {pid} state {status.get('State')} ppid {status.get('PPid')} "
+            f"signals pending {status.get('ShdPnd')} blocked {status.get('SigBlk')} "
+            f"caught {status.get('SigCgt')} "
+            f"wchan {stack}: {cmdline[:300]}"
+        )
+    return "; ".join(lines)
+
+
 def wait_until_gone(text: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while processes_mentioning(text):
-        assert time.monotonic() < deadline, f"processes outlived the kill: {processes_mentioning(text)}"
+        assert time.monotonic() < deadline, (
+            f"processes outlived the kill: {describe(processes_mentioning(text))}"
+        )
         time.sleep(0.05)
 
 
