@@ -97,19 +97,13 @@ def report(
 
         text = render_html(board, sections=samples_sections(tree, max_samples=samples, compare=pairs))
     else:
-        text = render(board, fmt, _text_width() if fmt == "text" and output is None else REPORT_WIDTH)
+        on_screen = fmt == "text" and output is None  # plain text takes the terminal's width, as rich does
+        text = render(board, fmt, make_console(piped_width=REPORT_WIDTH).width if on_screen else REPORT_WIDTH)
     if output is not None:
         atomic_write_text(output, text)
         err.print(f"wrote {output}", highlight=False, soft_wrap=True)
     else:
         typer.echo(text, nl=False)
-
-
-def _text_width() -> int:
-    """The terminal's width for plain text on a terminal (COLUMNS counts), else the report's 80."""
-    from monkeyeval.report.render import REPORT_WIDTH, make_console
-
-    return make_console(piped_width=REPORT_WIDTH).width
 
 
 def _model_pair(text: str) -> tuple[str, str]:
