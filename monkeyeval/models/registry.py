@@ -5,8 +5,9 @@ module is missing or broken fails only when someone asks for it. Third-party pac
 under the entry-point group `monkeyeval.models` (name = family, value = "module:Class").
 
 Detection (no `--model`): a predictions file (`*.jsonl`) selects `replay`; otherwise the checkpoint's
-config.json is offered to each adapter's `detect(config)` in `DETECTION_ORDER`, then to third-party adapters,
-then to the generic `hf` adapter last (it accepts any architecture transformers maps to image-text-to-text).
+config.json is offered to the native families' config tests (`models/detection.py`, which import no model
+code), then to third-party adapters' `detect(config)`, then to the generic `hf` adapter last (it accepts any
+architecture transformers maps to image-text-to-text).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 from monkeyeval.models.base import ModelAdapter
+from monkeyeval.models.detection import BUILTIN_DETECTORS
 
 ENTRY_POINT_GROUP = "monkeyeval.models"
 
@@ -32,8 +34,6 @@ BUILTIN_ADAPTERS: Mapping[str, str] = {
     "hf": "monkeyeval.models.hf:HFAdapter",
     "replay": "monkeyeval.models.replay:ReplayAdapter",
 }
-# TextMonkey before Monkey: both are Qwen-VL checkpoints and only TextMonkey's detect looks for its extras.
-DETECTION_ORDER: tuple[str, ...] = ("textmonkey", "monkey", "minimonkey")
 GENERIC_FAMILIES: tuple[str, ...] = ("hf",)
 
 
@@ -86,10 +86,13 @@ class AdapterRegistry:
             return "replay"
         config = read_checkpoint_config(checkpoint)
         third_party = [name for name in self.families() if name not in BUILTIN_ADAPTERS]
-        order = [*DETECTION_ORDER, *third_party, *GENERIC_FAMILIES]
         unavailable: list[str] = []
-        for family in order:
+        for family in (*BUILTIN_DETECTORS, *third_party, *GENERIC_FAMILIES):
             if family not in self.specs:
+                continue
+            if self.specs[family] == BUILTIN_ADAPTERS.get(family) and family in BUILTIN_DETECTORS:
+                if BUILTIN_DETECTORS[family](config):  # no adapter import for a config test
+                    return family
                 continue
             try:
                 adapter = self.get(family)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +259,22 @@ def test_bf16_load_runs_in_bf16(parity_dir: Path) -> None:
         [ModelInput(sample, case["prompt"], payload)], DecodeSettings(max_new_tokens=3)
     )
     assert 1 <= generation.n_new_tokens <= 3
+
+
+def test_detection_imports_no_native_model_code(parity_dir: Path) -> None:
+    """Detecting a native family reads config.json only: no adapter module, torch or tokenizer."""
+    families_in_fixtures = [*ADAPTERS, "minimonkey"]
+    folders = [str(parity_dir / family / "checkpoint") for family in families_in_fixtures]
+    script = (
+        "import sys\n"
+        "from monkeyeval.models.registry import AdapterRegistry\n"
+        "specs = AdapterRegistry.discover().specs\n"
+        "registry = AdapterRegistry({k: v for k, v in specs.items() if k != 'hf'})\n"  # hf: transformers
+        f"print([registry.detect(folder) for folder in {folders!r}])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('monkeyeval.models.monkey', "
+        "'monkeyeval.models.minimonkey', 'torch', 'tiktoken'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    families, imported = done.stdout.splitlines()
+    assert families == repr(families_in_fixtures)
+    assert imported == "[]"

@@ -25,8 +25,9 @@ import torch
 
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.models.detection import is_minimonkey_config
 from monkeyeval.models.minimonkey.generate import GenerationRequest, GreedySettings, greedy_generate
-from monkeyeval.models.minimonkey.model import ARCHITECTURE, MiniMonkeyConfig, MiniMonkeyForCausalLM
+from monkeyeval.models.minimonkey.model import MiniMonkeyConfig, MiniMonkeyForCausalLM
 from monkeyeval.models.minimonkey.msac import (
     MiniMonkeyImagePreprocessor,
     MsacOrder,
@@ -111,16 +112,6 @@ class MiniMonkeySamplePreprocessor:
         query = build_query(prompt, pixel_values.shape[0], self.system_message, self.tokens_per_tile)
         input_ids = torch.tensor(self.tokenizer.encode(query), dtype=torch.long)
         return MiniMonkeyPayload(input_ids, pixel_values.to(PIXEL_DTYPE), (int(grid[0]), int(grid[1])))
-
-
-def is_minimonkey_config(config: Mapping[str, Any]) -> bool:
-    """True for a Mini-Monkey config.json (architecture MiniMonkeyChatModel, or remote code that names it)."""
-    if ARCHITECTURE in (config.get("architectures") or []):
-        return True
-    auto_map = config.get("auto_map") or {}
-    return config.get("model_type") == "internvl_chat" and any(
-        "minimonkey" in str(v).lower() for v in auto_map.values()
-    )
 
 
 class MiniMonkeyAdapter(ModelAdapter):

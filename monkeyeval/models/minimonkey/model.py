@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from monkeyeval.core import jsontext
+from monkeyeval.models.detection import MINIMONKEY_ARCHITECTURE
 from monkeyeval.models.dtypes import resolve_dtype
 from monkeyeval.models.minimonkey.internlm2 import (
     InternLM2Config,
@@ -25,7 +26,7 @@ from monkeyeval.models.minimonkey.internlm2 import (
 from monkeyeval.models.minimonkey.vit import InternVisionConfig, InternVisionModel
 from monkeyeval.models.weights import CheckpointError, load_strict, read_state_dict
 
-ARCHITECTURE = "MiniMonkeyChatModel"
+ARCHITECTURE = MINIMONKEY_ARCHITECTURE
 MODEL_TYPE = "internvl_chat"
 SCM_KEEP_RATIO = 0.5
 

@@ -26,6 +26,7 @@ from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
+from monkeyeval.models.detection import detects_monkey, detects_textmonkey
 from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
 from monkeyeval.models.monkey.generate import greedy_generate
 from monkeyeval.models.monkey.image import MonkeyImagePreprocessor
@@ -69,24 +70,6 @@ def resolve_dtype(requested: str, device: str, config: dict[str, Any]) -> torch.
     """auto: fp32 on CPU; on GPU bf16/fp16 when config.json says so (upstream's precision), else fp32."""
     on_gpu = torch.bfloat16 if config.get("bf16") else torch.float16 if config.get("fp16") else torch.float32
     return resolve_dtype_named(requested, device, on_gpu)
-
-
-def is_textmonkey_config(config: dict[str, Any]) -> bool:
-    """TextMonkey: its architecture / auto_map name, or a visual config with the window attention extras."""
-    architectures = [str(a) for a in config.get("architectures") or []]
-    auto_map = json.dumps(config.get("auto_map") or {}).lower()
-    visual = config.get("visual") or {}
-    return (
-        "TextMonkeyLMHeadModel" in architectures
-        or "textmonkey" in auto_map
-        or (isinstance(visual, dict) and bool(visual.get("add_window")))
-    )
-
-
-def is_monkey_config(config: dict[str, Any]) -> bool:
-    """Monkey / Monkey-Chat (and TextMonkey, which shares model_type `monkey`)."""
-    architectures = [str(a) for a in config.get("architectures") or []]
-    return config.get("model_type") == "monkey" or "MonkeyLMHeadModel" in architectures
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -169,7 +152,7 @@ class MonkeyAdapter(ModelAdapter):
     @classmethod
     def detect(cls, config: dict[str, Any]) -> bool:
         """model_type `monkey` / architecture `MonkeyLMHeadModel`, and not TextMonkey."""
-        return is_monkey_config(config) and not is_textmonkey_config(config)
+        return detects_monkey(config)
 
     @classmethod
     def image_span(cls, config: dict[str, Any]) -> int:
@@ -312,7 +295,7 @@ class TextMonkeyAdapter(MonkeyAdapter):
     @classmethod
     def detect(cls, config: dict[str, Any]) -> bool:
         """architecture `TextMonkeyLMHeadModel` (or window-attention visual config) on a Monkey config."""
-        return is_textmonkey_config(config) and (is_monkey_config(config) or "visual" in config)
+        return detects_textmonkey(config)
 
     @classmethod
     def image_span(cls, config: dict[str, Any]) -> int:
