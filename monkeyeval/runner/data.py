@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from monkeyeval.core.errors import BadValue
 from monkeyeval.core.images import require_regular_file
+from monkeyeval.core.lifeline import die_with_parent
 from monkeyeval.core.types import Sample
 
 
@@ -188,6 +190,12 @@ def iterate_batches(
                 position += 1
 
 
+def _die_with_rank(rank_pid: int, worker_id: int) -> None:
+    """DataLoader `worker_init_fn`: the worker is killed when its rank dies, even by SIGKILL."""
+    del worker_id
+    die_with_parent(rank_pid)
+
+
 def _loader(
     batches: Sequence[Sequence[WorkItem]],
     preprocess: Callable[[Sample, str], Any],
@@ -205,5 +213,6 @@ def _loader(
         collate_fn=_pack_batch,
         prefetch_factor=4,
         timeout=timeout_s,
+        worker_init_fn=partial(_die_with_rank, os.getpid()),
     )
     yield from loader

@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from monkeyeval.core.gcpause import startup_collection_paused
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.results import layout
@@ -75,7 +76,8 @@ class RunSession:
 
     def execute(self) -> list[TaskOutcome]:
         """Run every requested task; returns what this process finalized."""
-        resolved = resolve_request(self.request, self.ctx)
+        with startup_collection_paused():
+            resolved = resolve_request(self.request, self.ctx)
         if len(resolved.tasks) > 1:  # a group: name every missing file at once, not the first one only
             refuse_missing_files(resolved.tasks, resolved.data_root)
         if self.request.dry_run:
@@ -88,18 +90,20 @@ class RunSession:
             planning.refuse_changed_settings(run_dir, task, resolved, self.request)
         init_process_group(self.ctx, resolved.options.device)
         try:
-            adapter = self.load(resolved)
+            with startup_collection_paused():
+                adapter = self.load(resolved)
             return [self.run_task(task, adapter, resolved) for task in resolved.tasks]
         finally:
             shutdown(self.ctx)
 
     def load_for_single_task(self) -> LoadedTask:
         """Model + work items of the request's single task, in this process (check-invariance, bench)."""
-        resolved = resolve_request(self.request, self.ctx)
-        if len(resolved.tasks) != 1:
-            raise RunError(f"expected one task, {self.request.tasks} resolves to {len(resolved.tasks)}")
-        task, family = resolved.tasks[0], resolved.family
-        adapter = self.load(resolved)
+        with startup_collection_paused():
+            resolved = resolve_request(self.request, self.ctx)
+            if len(resolved.tasks) != 1:
+                raise RunError(f"expected one task, {self.request.tasks} resolves to {len(resolved.tasks)}")
+            task, family = resolved.tasks[0], resolved.family
+            adapter = self.load(resolved)
         work = prepare_task(task, family, adapter, self.dataset(task).samples, self.request)
         settings = DecodeSettings(work.max_new_tokens, max_input_tokens=self.request.max_input_tokens)
         return LoadedTask(task, family, adapter, work.items, settings, resolved.options.device)

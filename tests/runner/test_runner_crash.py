@@ -136,6 +136,28 @@ def test_killing_the_launcher_alone_stops_every_rank(
         time.sleep(0.1)
 
 
+def test_killing_a_rank_alone_stops_its_dataloader_workers(
+    tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
+):
+    """A worker forked by the DataLoader does not inherit the rank's parent-death request; it sets its own, so
+    it dies with the rank at once (torch's own check of its parent runs only every few seconds, and not at
+    all while the worker is blocked)."""
+    task = tiny_task(n=200)
+    results = tmp_path / "loader"
+    process = start_cli(*fake_args(task, fake_ckpt, results, *SLOW, "--num-workers", "2"))
+    deadline = time.monotonic() + 180
+    while count_part_lines(results / "fake" / "tiny") < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = child_pids(process.pid)
+    assert len(workers) == 2, workers
+    os.kill(process.pid, signal.SIGKILL)  # the rank only, not its process group
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 2  # well inside torch's 5 s status-check interval
+    while any(is_running(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"DataLoader workers {workers} outlived their rank"
+        time.sleep(0.05)
+
+
 def test_killed_single_process_resumes_on_two_processes(
     tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
 ):
@@ -273,7 +295,7 @@ def test_a_worker_whose_launcher_is_already_gone_stops_before_loading_anything()
         timeout=120,
         check=False,
     )
-    assert orphan.returncode == -signal.SIGTERM and orphan.stdout == ""
+    assert orphan.returncode == -signal.SIGKILL and orphan.stdout == ""
     adopted = subprocess.run(
         [sys.executable, "-m", "monkeyeval", "--help"],
         env={**env, "MONKEYEVAL_LAUNCHER_PID": str(os.getpid())},  # the real parent: it runs

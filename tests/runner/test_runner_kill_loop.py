@@ -1,11 +1,12 @@
 """A seeded loop of SIGKILLs at random moments of real runs (1 and 2 processes, 0 or 2 DataLoader workers).
 
 Each episode starts from an empty results folder; each try starts `monkeyeval run` in its own process group
-and kills the whole group after a delay drawn from the seeded generator over the length of an uninterrupted
-run, so kills land in every phase: start-up and model load, planning and the lock, generation, the merge,
-scoring and the two result writes. After each kill no process of the run may be left; each episode ends with
-one unkilled run, whose predictions.jsonl must be byte-identical to an uninterrupted run's and whose scores
-must match it. Slow (a few minutes): CI runs it.
+and kills the whole group either after a delay drawn from the seeded generator over the length of an
+uninterrupted run, or the moment the run reaches a milestone (its run.json, its last prediction, its
+scores.json), so kills land in every phase however fast each one is: start-up and model load, planning and
+the lock, generation, the merge, scoring and the two result writes. After each kill no process of the run
+may be left; each episode ends with one unkilled run, whose predictions.jsonl must be byte-identical to an
+uninterrupted run's and whose scores must match it. Slow (a few minutes): CI runs it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -89,6 +91,21 @@ def phase_left_behind(run_dir: Path, n_samples: int) -> str:
     return "merge or scoring"
 
 
+MILESTONES: dict[str, Callable[[Path, int], bool]] = {
+    "run.json written": lambda run_dir, n: (run_dir / "run.json").exists(),
+    "last prediction written": lambda run_dir, n: count_part_lines(run_dir) >= n,
+    "scores.json written": lambda run_dir, n: (run_dir / "scores.json").exists(),
+}
+
+
+def wait_for_milestone(process: subprocess.Popen[str], run_dir: Path, milestone: str, timeout: float) -> None:
+    """Return once the run has reached `milestone` (or ended, or `timeout` seconds passed)."""
+    reached = MILESTONES[milestone]
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline and not reached(run_dir, N_SAMPLES):
+        time.sleep(0.002)
+
+
 def test_seeded_kill_loop_ends_identical_to_an_uninterrupted_run(
     tiny_task: Callable[..., TinyTask], fake_ckpt: Path, tmp_path: Path
 ):
@@ -111,8 +128,12 @@ def test_seeded_kill_loop_ends_identical_to_an_uninterrupted_run(
             extra = ["--num-workers", rng.choice(("0", "2")), *SLOWER]
             if processes == 2:
                 extra += ["--nproc", "2"]
+            milestone = rng.choice(list(MILESTONES)) if rng.random() < 0.5 else None  # else a random delay
             process = start_cli(*fake_args(task, fake_ckpt, results, *extra))
-            time.sleep(rng.uniform(0.0, full_run_s * (1.3 if processes == 2 else 0.7)))
+            if milestone is None:
+                time.sleep(rng.uniform(0.0, full_run_s * (1.3 if processes == 2 else 0.7)))
+            else:
+                wait_for_milestone(process, run_dir, milestone, timeout=full_run_s * 4)
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 phases[phase_left_behind(run_dir, N_SAMPLES)] += 1
@@ -131,5 +152,5 @@ def test_seeded_kill_loop_ends_identical_to_an_uninterrupted_run(
         assert not processes_mentioning(str(results))
     kills = sum(count for phase, count in phases.items() if phase != "finished before its kill")
     assert kills >= 20, phases
-    assert len(phases.keys() - {"finished before its kill"}) >= 3, phases  # kills in several phases
+    assert len(phases.keys() - {"finished before its kill"}) == 4, phases  # kills in every phase
     print(f"kill loop phases: {dict(phases)}")
