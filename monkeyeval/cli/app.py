@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "monkeyeval.cli.listing",
     "monkeyeval.cli.convert",
     "monkeyeval.cli.data",
+    "monkeyeval.cli.export",
 )
 
 

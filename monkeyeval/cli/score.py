@@ -39,6 +39,7 @@ class ScoreOutcome:
     run_dir: Path
     n_dataset_problems: int
     missing_ids: list[str]
+    notes: tuple[str, ...] = ()  # how the file's records were matched to ids (lmms-eval by position)
 
 
 class ScoreUsageError(UserError):
@@ -151,8 +152,9 @@ def score_file(
     from monkeyeval.results.schema import InputNotes
     from monkeyeval.tasks.dataset import jsonl_sha256, load_samples
 
-    loaded = load_samples(task, check_image_root=False, resolve_images=False)  # answers, not images
-    predictions = read_predictions(predictions_path, fmt, task.fields)
+    # answers, not images (nor the images' names: no prompt is rendered)
+    loaded = load_samples(task, check_image_root=False, resolve_images=False, image_names=False)
+    predictions = read_predictions(predictions_path, fmt, task.fields, loaded.ids_by_row)
     records, missing_ids = build_records(
         loaded.samples, predictions, missing, predictions_path, task.fields.id
     )
@@ -175,7 +177,7 @@ def score_file(
         seed=seed,
         inputs=InputNotes(loaded.skipped_lines),
     )
-    return ScoreOutcome(result, target, len(loaded.problems), missing_ids)
+    return ScoreOutcome(result, target, len(loaded.problems), missing_ids, tuple(predictions.notes))
 
 
 def print_summary(outcome: ScoreOutcome) -> None:
@@ -207,6 +209,8 @@ def print_summary(outcome: ScoreOutcome) -> None:
             f"[yellow]{n_dataset_problems} dataset lines were skipped (malformed or missing keys)[/yellow]",
             soft_wrap=True,
         )
+    for note in outcome.notes:
+        console.print(f"[yellow]{escape(note)}[/yellow]", soft_wrap=True)
     if outcome.missing_ids:
         console.print(
             f"[yellow]{len(outcome.missing_ids)} dataset ids had no prediction and were scored 0 (first: "
@@ -228,7 +232,8 @@ def score_command(
         metavar="FORMAT",
         help="auto (tell from the file), monkeyeval ({id, prediction} lines), multimodalocr (the dataset's "
         "JSON array with a 'predict' per item), monkey (Monkey's eval results: questionId/question_id + "
-        "answer) or vlmevalkit (its <model>_<dataset>.xlsx/.tsv prediction table: index + prediction).",
+        "answer), vlmevalkit (its <model>_<dataset>.xlsx/.tsv prediction table: index + prediction) or "
+        "lmms-eval (its --log_samples <date>_samples_<task>.jsonl: doc_id + filtered_resps).",
     ),
     task: str = typer.Option(..., "--task", "-t", help="Task to score against (see `monkeyeval tasks`)."),
     model_name: str | None = typer.Option(

@@ -15,6 +15,13 @@ Formats (what each harness writes):
 * `monkey`: Monkey's `eval/evaluate_vqa.py` results file, a JSON array of `{"questionId" | "question_id",
   "answer", ...}` (facts §2.5); `answer` is the prediction. Its chartqa, ai2diagram, WTQ, deepform and KLC
   files carry no question id and cannot be matched to samples.
+* `lmms-eval`: the `--log_samples` file `<model>/<date>_samples_<task>.jsonl` (lmms-eval's
+  `lmms_eval/loggers/evaluation_tracker.py` `save_results_samples`, records from `lmms_eval/evaluator.py`):
+  one object per line with `doc_id` (the row's 0-based index in the split), `filtered_resps` (the scored
+  text: `[text]` up to 0.6, `text` from 0.7, which flattens one-request docs), `target`, `doc_hash`, the
+  per-sample metrics, and (0.2.3 to 0.3.x only) `doc`, the dataset row without its images. The id comes from
+  `doc` by the task's id rule; a record without one (lmms-eval 0.4 and later drop `doc`) is matched by
+  `doc_id` as the row of the task's dataset file (`#row`), which holds when the task reads the same split.
 
 `auto` reads the file's first character and first record to tell them apart and says why when it cannot.
 """
@@ -22,7 +29,7 @@ Formats (what each harness writes):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +38,12 @@ from monkeyeval.core import jsontext
 from monkeyeval.core.errors import UserError
 from monkeyeval.tasks.config import FieldMap
 
-FORMATS = ("auto", "monkeyeval", "multimodalocr", "monkey", "vlmevalkit")
+FORMATS = ("auto", "monkeyeval", "multimodalocr", "monkey", "vlmevalkit", "lmms-eval")
 TABLE_SUFFIXES = {".xlsx": "xlsx", ".tsv": "tsv", ".csv": "csv"}
 MONKEY_ID_KEYS = ("questionId", "question_id")
+LMMS_EVAL_KEYS = ("doc_id", "filtered_resps")
+RowIds = Callable[[], dict[int, str]]
+"""The task's dataset as 0-based row -> sample id (made only when a file matches by position)."""
 
 
 class PredictionsFormatError(UserError):
@@ -42,12 +52,14 @@ class PredictionsFormatError(UserError):
 
 @dataclass
 class ExternalPredictions:
-    """A parsed predictions file: rows by id (first occurrence), duplicated ids, and record problems."""
+    """A parsed predictions file: rows by id (first occurrence), duplicated ids, record problems, and notes
+    on how records were matched (shown by `score`)."""
 
     format: str
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     duplicates: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def add(self, key: str, row: dict[str, Any]) -> None:
         """Keep the first row of each id; a repeated id is listed in `duplicates`."""
@@ -57,13 +69,19 @@ class ExternalPredictions:
             self.rows[key] = row
 
 
-def read_predictions(path: Path, fmt: str, fields: FieldMap) -> ExternalPredictions:
-    """Parse `path` in format `fmt` (one of FORMATS); `fields` is the task's field map (its id rule)."""
+def read_predictions(
+    path: Path, fmt: str, fields: FieldMap, row_ids: RowIds | None = None
+) -> ExternalPredictions:
+    """Parse `path` in format `fmt` (one of FORMATS); `fields` is the task's field map (its id rule);
+    `row_ids` gives the dataset's ids by row, for records matched by position (without it, the position is
+    the id)."""
     chosen = detect_format(path) if fmt == "auto" else fmt
     if chosen == "monkeyeval":
         return _read_monkeyeval(path)
     if chosen == "vlmevalkit":
         return _read_vlmevalkit(path)
+    if chosen == "lmms-eval":
+        return _read_lmms_eval(path, fields, row_ids)
     if chosen not in FORMATS:
         raise PredictionsFormatError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
     items = _json_array(path, chosen)
@@ -73,15 +91,15 @@ def read_predictions(path: Path, fmt: str, fields: FieldMap) -> ExternalPredicti
         if not isinstance(item, dict):
             parsed.problems.append(f"{where}: expected a JSON object, got {type(item).__name__}")
         elif chosen == "multimodalocr":
-            _add_multimodalocr(parsed, item, where, fields)
+            _add_multimodalocr(parsed, item, where, fields, number - 1)
         else:
             _add_monkey(parsed, item, where)
     return parsed
 
 
 def detect_format(path: Path) -> str:
-    """`monkeyeval`, `multimodalocr`, `monkey` or `vlmevalkit` (by suffix: .xlsx, .tsv, .csv), from the first
-    character and the first record's keys."""
+    """`monkeyeval`, `lmms-eval`, `multimodalocr`, `monkey` or `vlmevalkit` (by suffix: .xlsx, .tsv, .csv),
+    from the first character and the first record's keys."""
     if path.suffix.lower() in TABLE_SUFFIXES:
         return "vlmevalkit"
     with open(path, "rb") as handle:
@@ -97,10 +115,18 @@ def detect_format(path: Path) -> str:
             row = jsontext.loads(head)
         except json.JSONDecodeError:
             row = None
-        if isinstance(row, dict) and "id" in row and "prediction" in row:
-            return "monkeyeval"
+        native = isinstance(row, dict) and "id" in row and "prediction" in row
+        lmms_eval = isinstance(row, dict) and all(key in row for key in LMMS_EVAL_KEYS)
+        if native and lmms_eval:
+            raise PredictionsFormatError(
+                f"{path}: its first line has both monkeyeval's 'id' + 'prediction' and lmms-eval's "
+                "'doc_id' + 'filtered_resps'; pass --format monkeyeval or --format lmms-eval"
+            )
+        if native or lmms_eval:
+            return "monkeyeval" if native else "lmms-eval"
         raise PredictionsFormatError(
-            f'{path}: its first line is not a {{"id": ..., "prediction": ...}} object; {hint}'
+            f'{path}: its first line is not a {{"id": ..., "prediction": ...}} object, nor an lmms-eval '
+            f"--log_samples record ('doc_id', 'filtered_resps', ...); {hint}"
         )
     if head.startswith("["):
         items = _json_array(path, "auto")
@@ -132,9 +158,9 @@ def _json_array(path: Path, fmt: str) -> list[Any]:
 
 
 def _add_multimodalocr(
-    parsed: ExternalPredictions, item: dict[str, Any], where: str, fields: FieldMap
+    parsed: ExternalPredictions, item: dict[str, Any], where: str, fields: FieldMap, row: int
 ) -> None:
-    raw_id = fields.make_id(item)
+    raw_id = fields.make_id(item, row)
     prediction = item.get("predict")
     if raw_id is None or isinstance(raw_id, (dict, list)):
         keys = ", ".join(repr(key) for key in fields.id_keys)
@@ -232,3 +258,83 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any], str | None]]:
                 yield line_no, {}, "'prediction' must be a string and 'id' a string or number"
                 continue
             yield line_no, row, None
+
+
+def _read_lmms_eval(path: Path, fields: FieldMap, row_ids: RowIds | None) -> ExternalPredictions:
+    """lmms-eval `--log_samples` records -> rows by the task's ids (see the module docstring)."""
+    parsed = ExternalPredictions("lmms-eval")
+    by_row: dict[int, str] | None = None
+    n_by_position = 0
+    for line_no, record, problem in _json_object_lines(path):
+        where = f"{path}:{line_no}"
+        prediction = _lmms_eval_prediction(record) if problem is None else None
+        doc_id = record.get("doc_id")
+        if problem is None and prediction is None:
+            problem = "'filtered_resps' must hold the generated text (a string, or a list starting with one)"
+        if problem is None and (not isinstance(doc_id, int) or isinstance(doc_id, bool) or doc_id < 0):
+            problem = f"'doc_id' must be a row number (an integer >= 0), got {doc_id!r}"
+        if problem is not None or prediction is None or not isinstance(doc_id, int):
+            parsed.problems.append(f"{where}: {problem}")
+            continue
+        key = _id_from_doc(record.get("doc"), doc_id, fields)
+        if key is None:
+            n_by_position += 1
+            if row_ids is None:
+                key = str(doc_id)
+            else:
+                by_row = row_ids() if by_row is None else by_row
+                key = by_row.get(doc_id)
+                if key is None:
+                    parsed.problems.append(
+                        f"{where}: doc_id {doc_id} is no row of the task's dataset ({len(by_row)} valid "
+                        "rows); the lmms-eval task read another split or file"
+                    )
+                    continue
+        parsed.add(key, {"prediction": prediction})
+    if n_by_position and fields.item_keys:  # (an id rule of `{#row}` alone is the position itself)
+        keys = ", ".join(repr(key) for key in fields.item_keys)
+        parsed.notes.append(
+            f"{n_by_position} lmms-eval records carry no `doc` with the id rule's keys ({keys}); lmms-eval "
+            "0.4 and later leave `doc` out of --log_samples files. They were matched by doc_id as the "
+            "0-based row of the task's dataset file, which is right only when the task reads the split "
+            "lmms-eval read, in the same order."
+        )
+    return parsed
+
+
+def _lmms_eval_prediction(record: dict[str, Any]) -> str | None:
+    """The scored text: `filtered_resps` itself (0.7+), or its first item (one per request), or that item's
+    first item (a request's repeats)."""
+    value = record.get("filtered_resps")
+    for _ in range(2):
+        if not isinstance(value, list) or not value:
+            break
+        value = value[0]
+    return value if isinstance(value, str) else None
+
+
+def _id_from_doc(doc: Any, doc_id: int, fields: FieldMap) -> str | None:
+    """The id the task's id rule makes of the logged dataset row (`#row` is `doc_id`); None without one."""
+    if not isinstance(doc, dict):
+        return None
+    raw_id = fields.make_id(doc, doc_id)
+    if raw_id is None or isinstance(raw_id, (dict, list, bool)):
+        return None
+    return str(raw_id)
+
+
+def _json_object_lines(path: Path) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+    """(line number, object, None) for each JSON object line; (line number, {}, why) for a bad one."""
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = jsontext.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                yield line_no, {}, f"not a JSON object line ({exc})"
+                continue
+            if isinstance(record, dict):
+                yield line_no, record, None
+            else:
+                yield line_no, {}, f"expected a JSON object, got {type(record).__name__}"

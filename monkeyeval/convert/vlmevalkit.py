@@ -12,6 +12,9 @@ TSV facts (VLMEvalKit `vlmeval/dataset/image_base.py`, `vlmeval/smp/{file,misc,v
 Output line: `{"question_id", "image", "question", "answer": [..], "options"?: {letter: text}, ...other
 columns}`. Images are written exactly as decoded (no re-encoding), named `<index><ext>` with the extension
 sniffed from the magic bytes; rows that reference another row's image point at that row's file.
+
+`TsvReader` is the one parser: `convert_tsv` uses it strictly (a bad row stops the conversion), and a task
+with `dataset.format: tsv` uses it through `monkeyeval.tasks.embedded` (a bad row is listed and skipped).
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from monkeyeval.core.atomic import atomic_write_bytes, atomic_write_jsonl
+from monkeyeval.core.atomic import atomic_write_jsonl
 from monkeyeval.core.errors import UserError
 from monkeyeval.tasks.dataset import jsonl_sha256
+from monkeyeval.tasks.embedded import IMAGE_KINDS, ImageFolder, sniff_image_extension
 
 ProgressFn = Callable[[int, int], None]
 """`(bytes read so far, total bytes)`, called as rows are read."""
@@ -43,16 +47,6 @@ PANDAS_NA_STRINGS = frozenset(
 """Cells pandas reads as NaN by default; VLMEvalKit's prompt builder skips such options and hints."""
 OPTION_COLUMN_RE = re.compile(r"^[A-Z]$")
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
-MAGIC_EXTENSIONS: tuple[tuple[bytes, int, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, ".png"),
-    (b"\xff\xd8\xff", 0, ".jpg"),
-    (b"GIF87a", 0, ".gif"),
-    (b"GIF89a", 0, ".gif"),
-    (b"WEBP", 8, ".webp"),
-    (b"II*\x00", 0, ".tif"),
-    (b"MM\x00*", 0, ".tif"),
-    (b"BM", 0, ".bmp"),
-)
 CORE_COLUMNS = ("index", "image", "question", "answer")
 
 
@@ -73,16 +67,6 @@ class ConvertResult:
     n_references: int
     n_skipped_no_image: int
     warnings: list[str] = field(default_factory=list)
-
-
-def sniff_image_extension(data: bytes) -> str | None:
-    """File extension (with the dot) for image bytes, from their magic number; None when unknown."""
-    for magic, offset, extension in MAGIC_EXTENSIONS:
-        if data[offset : offset + len(magic)] == magic:
-            if extension == ".webp" and data[:4] != b"RIFF":
-                continue
-            return extension
-    return None
 
 
 def parse_answer(cell: str) -> list[str]:
@@ -113,53 +97,67 @@ def convert_tsv(
     name = dataset or tsv.stem
     if not SAFE_NAME_RE.match(name):
         raise ConvertError(f"dataset name {name!r} must be letters, digits, '_', '-' or '.' (it names files)")
-    if not tsv.is_file():
-        raise ConvertError(f"{tsv}: TSV file not found")
     image_dir = Path(out_dir) / "images" / name
     jsonl = Path(out_dir) / f"{name}.jsonl"
-    state = _Conversion(tsv=tsv, image_dir=image_dir)
-    with open(tsv, "rb") as handle:
-        state.read(handle, progress)
-    state.resolve_references()
-    atomic_write_jsonl(jsonl, state.lines())
+    reader = TsvReader(tsv, ImageFolder(image_dir))
+    reader.read(progress)
+    atomic_write_jsonl(jsonl, (row.record for row in reader.finished_rows()))
     return ConvertResult(
         jsonl=jsonl,
         image_dir=image_dir,
         sha256=jsonl_sha256(jsonl),
-        n_rows=len(state.rows),
-        n_images=state.n_images,
-        n_images_unchanged=state.n_unchanged,
-        n_references=len(state.references),
-        n_skipped_no_image=state.n_skipped,
-        warnings=state.warnings,
+        n_rows=len(reader.rows),
+        n_images=reader.images.n_written,
+        n_images_unchanged=reader.images.n_unchanged,
+        n_references=len(reader.references),
+        n_skipped_no_image=reader.n_skipped,
+        warnings=reader.warnings,
     )
 
 
 @dataclass
-class _Row:
+class TsvRow:
+    """A row with an image: where it starts (`line`), its 0-based position among the data rows (`number`),
+    its index and its record (the jsonl line `convert vlmevalkit` writes)."""
+
     line: int
+    number: int
     index: str
     record: dict[str, Any]
 
 
 @dataclass
-class _Conversion:
-    """Mutable state of one conversion (rows read so far, images written, pending references)."""
+class TsvReader:
+    """One pass over a VLMEvalKit TSV (the parser `convert vlmevalkit` and `dataset.format: tsv` share).
+
+    Each image is stored in `images` as it is read; `strict` (convert) raises ConvertError for a bad row,
+    otherwise (a task reading the TSV) the row is listed in `problems` as (line, why) and skipped. A
+    duplicate index, a malformed file or a bad header always raise.
+    """
 
     tsv: Path
-    image_dir: Path
+    images: ImageFolder
+    strict: bool = True
     header: list[str] = field(default_factory=list)
-    rows: list[_Row] = field(default_factory=list)
+    rows: list[TsvRow] = field(default_factory=list)
     image_of: dict[str, str] = field(default_factory=dict)
     references: dict[int, str] = field(default_factory=dict)
     line_of: dict[str, int] = field(default_factory=dict)
-    n_images: int = 0
-    n_unchanged: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    n_data_rows: int = 0
     n_skipped: int = 0
     n_no_answer: int = 0
     warnings: list[str] = field(default_factory=list)
 
-    def read(self, handle: IO[bytes], progress: ProgressFn | None) -> None:
+    def read(self, progress: ProgressFn | None = None) -> None:
+        """Read every row (storing images), then point rows that refer to another row's image at its file."""
+        if not self.tsv.is_file():
+            raise ConvertError(f"{self.tsv}: TSV file not found")
+        with open(self.tsv, "rb") as handle:
+            self._read(handle, progress)
+        self._resolve_references()
+
+    def _read(self, handle: IO[bytes], progress: ProgressFn | None) -> None:
         total = self.tsv.stat().st_size
         counter = _ByteCounter(handle)
         previous_limit = csv.field_size_limit()
@@ -184,7 +182,7 @@ class _Conversion:
             csv.field_size_limit(previous_limit)
         if not self.header:
             raise ConvertError(f"{self.tsv}: empty file (expected a header row: index, image, question, ...)")
-        if not self.rows:
+        if not self.rows and not self.problems:
             raise ConvertError(f"{self.tsv}: no rows with an image (header only, or every image cell empty)")
         if self.n_skipped:
             self.warnings.append(f"{self.n_skipped} rows without an image were skipped (as VLMEvalKit does)")
@@ -212,24 +210,46 @@ class _Conversion:
             raise ConvertError(f"{self.tsv}:1: column(s) {', '.join(duplicated)} appear twice in the header")
         self.header = header
 
+    def _bad_row(self, line: int, reason: str) -> None:
+        """Raise (strict) or list the row as a problem."""
+        if self.strict:
+            raise ConvertError(f"{self.tsv}:{line}: {reason}")
+        self.problems.append((line, reason))
+
     def _add_row(self, line: int, cells: list[str]) -> None:
+        number = self.n_data_rows
+        self.n_data_rows += 1
         if len(cells) != len(self.header):
-            raise ConvertError(
-                f"{self.tsv}:{line}: row has {len(cells)} columns but the header has {len(self.header)} "
-                "(an unquoted tab or quote inside a field?)"
+            return self._bad_row(
+                line,
+                f"row has {len(cells)} columns but the header has {len(self.header)} "
+                "(an unquoted tab or quote inside a field?)",
             )
         values = dict(zip(self.header, cells, strict=True))
         index = values["index"].strip()
-        where = f"{self.tsv}:{line}: row index {index!r}"
         if not index:
-            raise ConvertError(f"{self.tsv}:{line}: empty 'index' cell; every row needs a unique index")
+            return self._bad_row(line, "empty 'index' cell; every row needs a unique index")
         if index in self.line_of:
-            raise ConvertError(f"{where}: duplicate index (first on line {self.line_of[index]})")
+            first = self.line_of[index]
+            where = f"{self.tsv}:{line}: row index {index!r}"
+            raise ConvertError(f"{where}: duplicate index (first on line {first})")
         self.line_of[index] = line
         image_cell = values["image"].strip()
         if not image_cell:
             self.n_skipped += 1
-            return
+            return None
+        try:
+            record = self._record(values, index)
+            if len(image_cell) > REFERENCE_MAX_LEN:
+                record["image"] = self.image_of[index] = self._store_image(index, image_cell, len(self.rows))
+        except _RowProblem as problem:
+            return self._bad_row(line, f"row index {index!r}: {problem}")
+        if len(image_cell) <= REFERENCE_MAX_LEN:
+            self.references[len(self.rows)] = image_cell
+        self.rows.append(TsvRow(line, number, index, record))
+        return None
+
+    def _record(self, values: dict[str, str], index: str) -> dict[str, Any]:
         record: dict[str, Any] = {"question_id": index, "image": "", "question": values["question"]}
         if "answer" in values and values["answer"] != "":
             record["answer"] = parse_answer(values["answer"])
@@ -248,62 +268,52 @@ class _Conversion:
             if column == "hint" and text in PANDAS_NA_STRINGS:
                 continue
             if column in record:
-                raise ConvertError(f"{where}: column {column!r} clashes with an output key; rename it")
+                raise _RowProblem(f"column {column!r} clashes with an output key; rename it")
             record[column] = text
-        if len(image_cell) <= REFERENCE_MAX_LEN:
-            self.references[len(self.rows)] = image_cell
-        else:
-            record["image"] = self._write_image(where, index, image_cell, len(self.rows))
-            self.image_of[index] = record["image"]
-        self.rows.append(_Row(line, index, record))
+        return record
 
-    def _write_image(self, where: str, index: str, cell: str, position: int) -> str:
+    def _store_image(self, index: str, cell: str, position: int) -> str:
         if cell.startswith("[") and cell.endswith("]"):
-            raise ConvertError(
-                f"{where}: several images in one row are not supported (monkeyeval samples hold one)"
-            )
+            raise _RowProblem("several images in one row are not supported (monkeyeval samples hold one)")
         try:
             data = base64.b64decode(cell, validate=False)
         except (binascii.Error, ValueError) as exc:
-            raise ConvertError(f"{where}: 'image' is not valid base64 ({exc})") from None
+            raise _RowProblem(f"'image' is not valid base64 ({exc})") from None
         extension = sniff_image_extension(data)
         if extension is None:
-            raise ConvertError(
-                f"{where}: decoded 'image' is not a PNG/JPEG/GIF/WEBP/TIFF/BMP file "
-                f"(first bytes {data[:8]!r})"
-            )
+            raise _RowProblem(f"decoded 'image' is not a {IMAGE_KINDS} file (first bytes {data[:8]!r})")
         stem = index if SAFE_NAME_RE.match(index) else f"row{position:06d}"
-        file_name = f"{stem}{extension}"
-        target = self.image_dir / file_name
-        if target.is_file() and target.read_bytes() == data:
-            self.n_unchanged += 1
-        else:
-            atomic_write_bytes(target, data)
-            self.n_images += 1
-        return file_name
+        return self.images.store(f"{stem}{extension}", data)
 
-    def resolve_references(self) -> None:
-        for position, target in self.references.items():
-            row = self.rows[position]
-            file_name = self.image_of.get(target)
-            if file_name is None:
-                reason = (
-                    "that row has no image of its own"
-                    if target in self.line_of
-                    else "no row has that index (or its image cell is empty)"
-                )
-                raise ConvertError(
-                    f"{self.tsv}:{row.line}: row index {row.index!r}: 'image' refers to row index "
-                    f"{target!r}, but {reason}"
-                )
-            row.record["image"] = file_name
+    def _resolve_references(self) -> None:
+        kept: list[TsvRow] = []
+        for position, row in enumerate(self.rows):
+            target = self.references.get(position)
+            if target is not None:
+                file_name = self.image_of.get(target)
+                if file_name is None:
+                    reason = (
+                        "that row has no image of its own"
+                        if target in self.line_of
+                        else "no row has that index (or its image cell is empty)"
+                    )
+                    refers = f"'image' refers to row index {target!r}, but {reason}"
+                    self._bad_row(row.line, f"row index {row.index!r}: {refers}")
+                    continue
+                row.record["image"] = file_name
+            kept.append(row)
+        self.rows = kept
 
-    def lines(self) -> Iterator[dict[str, Any]]:
-        all_ints = all(_is_canonical_int(row.index) for row in self.rows)
-        for row in self.rows:
-            if all_ints:
+    def finished_rows(self) -> list[TsvRow]:
+        """The rows; `question_id` an int where every index is a canonical integer (as `convert` writes)."""
+        if all(_is_canonical_int(row.index) for row in self.rows):
+            for row in self.rows:
                 row.record["question_id"] = int(row.index)
-            yield row.record
+        return self.rows
+
+
+class _RowProblem(Exception):
+    """Why one row cannot be used."""
 
 
 def _is_canonical_int(text: str) -> bool:

@@ -14,6 +14,7 @@ from monkeyeval.metrics.registry import MetricRegistry, load_metric_registry
 from monkeyeval.results.schema import ResultsError
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.dataset import jsonl_sha256
+from monkeyeval.tasks.readers import dataset_exists
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SCORES_FILE = "scores.json"
@@ -64,7 +65,7 @@ def task_fingerprint(
     jsonl = task.dataset.jsonl
     return {
         "task_yaml_sha256": task.yaml_sha256,
-        "jsonl_sha256": jsonl_sha256(jsonl) if jsonl.is_file() else None,
+        "jsonl_sha256": jsonl_sha256(jsonl) if dataset_exists(jsonl) else None,  # a file or parquet shards
         "prompt_sha256": prompt_sha256(prompts),
         "metric": metric.name,
         "metric_version": metric.version,

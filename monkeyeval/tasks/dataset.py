@@ -1,56 +1,63 @@
-"""A task's jsonl (or JSON array) -> `Sample`s, with per-line problems recorded instead of crashing."""
+"""A task's dataset file (jsonl, JSON array, VLMEvalKit TSV, parquet shards) -> `Sample`s, with per-line
+problems recorded instead of crashing. The file formats are read in `monkeyeval.tasks.readers`."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from monkeyeval.core import jsontext
-from monkeyeval.core.errors import UserError
 from monkeyeval.core.gcpause import collection_paused
 from monkeyeval.core.types import Sample
 from monkeyeval.tasks.config import DatasetSpec, TaskConfig
+from monkeyeval.tasks.readers import (
+    EMBEDDED_FORMATS,
+    DatasetError,
+    ImageMode,
+    LineProblem,
+    dataset_files,
+    dataset_format,
+    dataset_sha256,
+    is_pattern,
+    open_items,
+)
 
-
-class DatasetError(UserError, ValueError):
-    """The dataset cannot be used at all (missing file, checksum mismatch, duplicate ids, no samples)."""
-
-
-@dataclass(frozen=True)
-class LineProblem:
-    """A line that was skipped: 1-based line number (item number for a JSON array file) and why."""
-
-    line_no: int
-    message: str
+__all__ = ["DatasetError", "DatasetLoad", "LineProblem", "jsonl_sha256", "load_samples", "resolve_image"]
 
 
 @dataclass
 class DatasetLoad:
-    """The valid samples in dataset order, and the lines that were skipped."""
+    """The valid samples in dataset order, and the lines that were skipped.
+
+    `line_of` maps each sample id to its line (item, row) number; `row_of` turns a line number into the
+    0-based row of the file (`#row`), so `ids_by_row` can match positional ids (lmms-eval's `doc_id`).
+    """
 
     samples: list[Sample]
     problems: list[LineProblem] = field(default_factory=list)
     path: Path | None = None
     limit: int | None = None  # the `limit` it was read with
+    line_of: dict[str, int] = field(default_factory=dict)
+    row_of: Callable[[int], int] = field(default=lambda line_no: line_no - 1)
 
     @property
     def skipped_lines(self) -> tuple[int, ...]:
         """The 1-based numbers of the lines (items of a JSON array) that were not valid samples."""
         return tuple(problem.line_no for problem in self.problems)
 
+    def ids_by_row(self) -> dict[int, str]:
+        """0-based row of the dataset file(s) -> the id of the sample read from it."""
+        return {self.row_of(line_no): sample_id for sample_id, line_no in self.line_of.items()}
+
 
 def jsonl_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a file's bytes (hex); for a folder or glob of parquet shards, of their listing (see
+    `readers.dataset_sha256`)."""
+    return dataset_sha256(path)
 
 
 @collection_paused()
@@ -60,22 +67,29 @@ def load_samples(
     check_image_root: bool = True,
     require_answers: bool = True,
     resolve_images: bool = True,
+    image_names: bool = True,
 ) -> DatasetLoad:
     """Read the task's dataset file into `Sample`s (at most `limit` valid ones).
 
     Malformed lines and lines missing a key are recorded in `.problems` and skipped. A missing file, a
     `dataset.sha256` mismatch, duplicate ids or a dataset without any valid sample raise DatasetError.
-    Answers may be a string or a list. The id field may be absent: then the sample's position is its id.
+    Answers may be a string or a list. The id field may be absent: then the sample's position is its id
+    (the id rule `{#row}` makes the file's row the id explicitly).
     Image paths must stay inside the image root (checked after resolving symlinks). The image root must
     exist (skip with `check_image_root=False`, e.g. to score predictions without the images); single images
     are not checked here (the runner's workers do that). `require_answers=False` (`run --predict-only`, a
     test split without answers) keeps samples whose answer is absent or empty, with `answers == []`.
     `resolve_images=False` (scoring, replay, merge: nothing opens an image) leaves `image_path` None.
+    Images stored inside a TSV or parquet file are written to files when images are resolved (see
+    `monkeyeval.tasks.embedded`); `image_names=False` (score) leaves such samples' `image` empty, so no
+    image bytes are read at all.
     """
     spec = task.dataset
     path = spec.jsonl
-    if not path.is_file():
-        raise DatasetError(_missing_file_message(task, path, "dataset file"))
+    fmt = dataset_format(spec)
+    files = dataset_files(path, fmt)
+    if not files:
+        raise DatasetError(_missing_file_message(task, path, "dataset file") + _format_hint(path, fmt))
     if spec.sha256 is not None:
         actual = jsonl_sha256(path)
         if actual != spec.sha256:
@@ -83,7 +97,8 @@ def load_samples(
                 f"{path}: checksum mismatch for task {task.name!r}: expected sha256 {spec.sha256} "
                 f"(dataset.sha256 in {task.source}), actual {actual}; the file changed or is another version"
             )
-    if check_image_root and not spec.image_root.is_dir():
+    embedded = fmt in EMBEDDED_FORMATS  # its images are written under the image root, made if need be
+    if check_image_root and not embedded and not spec.image_root.is_dir():
         raise DatasetError(_missing_file_message(task, spec.image_root, "image root"))
     with_annotations = spec.annotations is not None and (require_answers or spec.annotations.is_file())
     answers_by_id = _read_annotations(task) if with_annotations else None
@@ -91,8 +106,10 @@ def load_samples(
     samples: list[Sample] = []
     problems: list[LineProblem] = []
     first_line_of: dict[str, int] = {}
-    builder = SampleBuilder(task, resolve, answers_by_id, problems, require_answers)
-    for line_no, item in _iter_items(path, problems):
+    mode = ImageMode(write=resolve_images, names=resolve_images or image_names)
+    stream = open_items(spec, files, task.fields.image, problems, mode)
+    builder = SampleBuilder(task, resolve, answers_by_id, problems, require_answers, stream.row_of)
+    for line_no, item in stream.items:
         sample = builder.build(item, len(samples), line_no)
         if sample is None:
             continue
@@ -112,7 +129,7 @@ def load_samples(
         raise DatasetError(
             f"{path}: no valid samples for task {task.name!r} ({len(problems)} bad lines){detail}{hint}"
         )
-    return DatasetLoad(samples=samples, problems=problems, path=path, limit=limit)
+    return DatasetLoad(samples, problems, path, limit, first_line_of, stream.row_of)
 
 
 def _missing_file_message(task: TaskConfig, path: Path, what: str) -> str:
@@ -120,6 +137,15 @@ def _missing_file_message(task: TaskConfig, path: Path, what: str) -> str:
     against = spec.root_note or "its YAML"
     hint = _data_root_hint(spec)
     return f"{what} {path} for task {task.name!r} does not exist (resolved against {against}){hint}"
+
+
+def _format_hint(path: Path, fmt: str) -> str:
+    """Why a folder or glob matched nothing as a dataset file of format `fmt`."""
+    if fmt == "parquet" and (path.is_dir() or is_pattern(path)):
+        return "; a parquet folder or glob must hold *.parquet files"
+    if path.is_dir() or is_pattern(path):
+        return f"; it is read as {fmt}: a folder or glob of shards needs `dataset.format: parquet`"
+    return ""
 
 
 def _data_root_hint(spec: DatasetSpec) -> str:
@@ -140,30 +166,6 @@ def _summarise(problems: list[LineProblem], n: int = 3) -> str:
     return "; ".join(f"line {p.line_no}: {p.message}" for p in problems[:n])
 
 
-def _iter_items(path: Path, problems: list[LineProblem]) -> Iterator[tuple[int, Any]]:
-    if path.suffix == ".json":
-        try:
-            items = jsontext.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is accepted
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DatasetError(
-                f"{path}: not a valid JSON file ({exc}); expected a JSON array of objects"
-            ) from None
-        if not isinstance(items, list):
-            raise DatasetError(f"{path}: expected a JSON array of objects, got {type(items).__name__}")
-        yield from enumerate(items, start=1)
-        return
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield line_no, jsontext.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))
-            except UnicodeDecodeError as exc:
-                problems.append(LineProblem(line_no, f"not UTF-8 text ({exc.reason})"))
-            except json.JSONDecodeError as exc:
-                problems.append(LineProblem(line_no, f"malformed JSON ({exc.msg} at column {exc.colno})"))
-
-
 class SkippedLine(Exception):
     """Raised while building a sample: the line is skipped, for the reason given."""
 
@@ -181,6 +183,7 @@ class SampleBuilder:
     answers_by_id: dict[str, list[str]] | None
     problems: list[LineProblem]
     require_answers: bool = True
+    row_of: Callable[[int], int] = field(default=lambda line_no: line_no - 1)
     required: tuple[tuple[str, str], ...] = field(init=False)
     required_keys: frozenset[str] = field(init=False)
     used: frozenset[str] = field(init=False)
@@ -197,12 +200,12 @@ class SampleBuilder:
     def build(self, item: Any, index: int, line_no: int) -> Sample | None:
         """The sample of dataset item `item` (at position `index`), or None when the line is skipped."""
         try:
-            return self._build(item, index)
+            return self._build(item, index, line_no)
         except SkippedLine as skipped:
             self.problems.append(LineProblem(line_no, str(skipped)))
             return None
 
-    def _build(self, item: Any, index: int) -> Sample:
+    def _build(self, item: Any, index: int, line_no: int) -> Sample:
         fields = self.task.fields
         if not isinstance(item, dict):
             raise SkippedLine(f"expected a JSON object, got {type(item).__name__}")
@@ -212,18 +215,18 @@ class SampleBuilder:
         question, image = item[fields.question], item[fields.image]
         if not isinstance(question, str) or not isinstance(image, str):
             raise SkippedLine(f"{fields.question!r} and {fields.image!r} must be strings")
-        sample_id = self._sample_id(item, index)
+        sample_id = self._sample_id(item, index, line_no)
         answers = self._answers(item, sample_id)
         image_path, error = self.resolve(image)
         extra = {key: value for key, value in item.items() if key not in self.used}
         return Sample(index, sample_id, question, answers, image, image_path, extra, error)
 
-    def _sample_id(self, item: dict[str, Any], index: int) -> str:
+    def _sample_id(self, item: dict[str, Any], index: int, line_no: int) -> str:
         fields = self.task.fields
         if fields.composite_id:
-            raw_id = fields.make_id(item)
+            raw_id = fields.make_id(item, self.row_of(line_no) if fields.uses_row else None)
             if raw_id is None:
-                keys = ", ".join(repr(key) for key in fields.id_keys)
+                keys = ", ".join(repr(key) for key in fields.item_keys)
                 raise SkippedLine(
                     f"id rule {fields.id!r} (fields.id) needs the keys {keys} as strings or numbers"
                 )

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monkeyeval.core.atomic import utf8
-from monkeyeval.tasks.config import ID_PLACEHOLDER, BreakdownSpec, DatasetSpec, FieldMap, TaskConfig
+from monkeyeval.tasks.config import BreakdownSpec, TaskConfig
+from monkeyeval.tasks.dataset_keys import dataset_spec, field_map
 from monkeyeval.tasks.prompts import PROFILES
+from monkeyeval.tasks.sources import parse_sources
 from monkeyeval.tasks.yaml_source import RawTask, did_you_mean, resolve_includes
 
 DATA_ROOT_ENV = "MONKEYEVAL_DATA"
@@ -39,12 +41,12 @@ TOP_LEVEL_KEYS = (
     "description",
     "metadata",
     "breakdown",
+    "sources",
 )
+UNHASHED_KEYS = ("sources",)
+"""Keys left out of `yaml_sha256`: where the files come from does not change what is scored."""
 BREAKDOWN_KEYS = ("field", "groups")
-DATASET_KEYS = ("jsonl", "image_root", "sha256", "relative_to", "annotations")
-FIELD_KEYS = ("question", "answer", "id", "image")
 METRIC_ENTRY_KEYS = ("metric",)
-RELATIVE_TO_CHOICES = ("data_root", "yaml_dir")
 TASK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -106,29 +108,29 @@ def build_task_config(raw: RawTask, root: DataRoot, metrics: MetricLookup) -> Ta
                 key,
                 f"unknown key{did_you_mean(key, TOP_LEVEL_KEYS)}; known keys: {', '.join(TOP_LEVEL_KEYS)}",
             )
-    name = _required(raw, "task", str)
+    name = raw.required("task", str)
     if not TASK_NAME_RE.match(name):
         raise raw.error(
             "task", f"task name {name!r} must be letters, digits, '_', '-' or '.' (it names a folder)"
         )
-    max_new_tokens = _required(raw, "max_new_tokens", int)
+    max_new_tokens = raw.required("max_new_tokens", int)
     if max_new_tokens < 1:
         raise raw.error("max_new_tokens", f"must be a positive integer, got {max_new_tokens}")
-    prompt = _optional(raw, "prompt", str, "{question}")
+    prompt = raw.optional("prompt", str, "{question}")
     _check_prompt(raw, prompt)
-    description = _optional(raw, "description", str, "")
-    metadata = _optional(raw, "metadata", dict, {})
+    description = raw.optional("description", str, "")
+    metadata = raw.optional("metadata", dict, {})
     version = metadata.get("version", "1")
     if not isinstance(version, (str, int, float)) or isinstance(version, bool):
         raise raw.error("metadata.version", f"expected a string or number, got {type(version).__name__}")
     return TaskConfig(
         name=name,
         source=raw.path,
-        dataset=_dataset_spec(raw, root),
+        dataset=dataset_spec(raw, root),
         metrics=_metric_names(raw, metrics),
         max_new_tokens=max_new_tokens,
         prompt=prompt,
-        fields=_field_map(raw),
+        fields=field_map(raw),
         groups=_groups(raw),
         profiles=_profiles(raw),
         family_options=_family_options(raw),
@@ -137,41 +139,16 @@ def build_task_config(raw: RawTask, root: DataRoot, metrics: MetricLookup) -> Ta
         version=str(version),
         yaml_sha256=resolved_sha256(raw),
         breakdown=_breakdown(raw),
+        sources=parse_sources(raw, root.path, raw.values["dataset"].get("relative_to", "data_root")),
     )
 
 
 def resolved_sha256(raw: RawTask) -> str:
-    """SHA-256 of the resolved values as canonical JSON (comments, layout and file names do not count)."""
-    canonical = json.dumps(raw.values, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    """SHA-256 of the resolved values as canonical JSON (comments, layout, file names and `sources` do not
+    count)."""
+    values = {key: value for key, value in raw.values.items() if key not in UNHASHED_KEYS}
+    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(utf8(canonical)).hexdigest()
-
-
-_TYPE_NAMES = {str: "a string", int: "an integer", dict: "a mapping", list: "a list"}
-
-
-def _check_type(raw: RawTask, key: str, value: Any, expected: type) -> None:
-    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-    if not ok:
-        raise raw.error(
-            key,
-            f"expected {_TYPE_NAMES.get(expected, expected.__name__)}, got {type(value).__name__} {value!r}",
-        )
-
-
-def _required(raw: RawTask, key: str, expected: type) -> Any:
-    if key not in raw.values:
-        raise raw.error(key, f"missing required key '{key}'")
-    value = raw.values[key]
-    _check_type(raw, key, value, expected)
-    return value
-
-
-def _optional(raw: RawTask, key: str, expected: type, default: Any) -> Any:
-    if key not in raw.values or raw.values[key] is None:
-        return default
-    value = raw.values[key]
-    _check_type(raw, key, value, expected)
-    return value
 
 
 def _check_prompt(raw: RawTask, prompt: str) -> None:
@@ -187,78 +164,6 @@ def _check_prompt(raw: RawTask, prompt: str) -> None:
                 "prompt",
                 f"only the placeholder {{question}} is allowed, found {{{name}}}; double literal braces",
             )
-
-
-def _dataset_spec(raw: RawTask, root: DataRoot) -> DatasetSpec:
-    spec = _required(raw, "dataset", dict)
-    for key in spec:
-        if key not in DATASET_KEYS:
-            raise raw.error(
-                f"dataset.{key}",
-                f"unknown key{did_you_mean(str(key), DATASET_KEYS)}; known: {', '.join(DATASET_KEYS)}",
-            )
-    if "jsonl" not in spec:
-        raise raw.error("dataset", "missing required key 'dataset.jsonl' (path of the jsonl file)")
-    relative_to = spec.get("relative_to", "data_root")
-    if relative_to not in RELATIVE_TO_CHOICES:
-        raise raw.error(
-            "dataset.relative_to",
-            f"must be one of {', '.join(RELATIVE_TO_CHOICES)}, got {relative_to!r}"
-            f"{did_you_mean(str(relative_to), RELATIVE_TO_CHOICES)}",
-        )
-
-    def resolve(key: str, value: Any) -> tuple[Path, str]:
-        _check_type(raw, f"dataset.{key}", value, str)
-        given = Path(value).expanduser()
-        if given.is_absolute():
-            return given, f"absolute path in {raw.origin('dataset.' + key).file}"
-        if relative_to == "yaml_dir":
-            folder = raw.origin(f"dataset.{key}").file.parent
-            return (
-                folder / given
-            ).resolve(), f"folder of {raw.origin('dataset.' + key).file} (relative_to: yaml_dir)"
-        return (root.path / given).resolve(), root.describe()
-
-    jsonl, note = resolve("jsonl", spec["jsonl"])
-    image_root, _ = resolve("image_root", spec.get("image_root", "."))
-    annotations = (
-        resolve("annotations", spec["annotations"])[0] if spec.get("annotations") is not None else None
-    )
-    sha256 = spec.get("sha256")
-    if sha256 is not None:
-        _check_type(raw, "dataset.sha256", sha256, str)
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-            raise raw.error(
-                "dataset.sha256", f"expected 64 hex digits (sha256sum of the jsonl), got {sha256!r}"
-            )
-        sha256 = sha256.lower()
-    return DatasetSpec(
-        jsonl=jsonl,
-        image_root=image_root,
-        sha256=sha256,
-        root_note=note,
-        annotations=annotations,
-        data_root=root.path if relative_to == "data_root" else None,
-    )
-
-
-def _field_map(raw: RawTask) -> FieldMap:
-    fields = _optional(raw, "fields", dict, {})
-    for key, value in fields.items():
-        if key not in FIELD_KEYS:
-            raise raw.error(
-                f"fields.{key}",
-                f"unknown field{did_you_mean(str(key), FIELD_KEYS)}; known: {', '.join(FIELD_KEYS)}",
-            )
-        _check_type(raw, f"fields.{key}", value, str)
-    leftover = ID_PLACEHOLDER.sub("", fields.get("id", FieldMap.id))
-    if "{" in leftover or "}" in leftover:
-        raise raw.error(
-            "fields.id",
-            f"{fields['id']!r} is not an id rule: write a key (question_id) or keys in braces joined by "
-            "text, e.g. '{dataset_name}/{id}' (no attribute access, indexes or format specs)",
-        )
-    return FieldMap(**fields)
 
 
 def _string_list(raw: RawTask, key: str) -> list[str]:
@@ -285,9 +190,9 @@ def _metric_names(raw: RawTask, metrics: MetricLookup) -> tuple[str, ...]:
         raise raw.error("metric_list", "give either 'metric' or 'metric_list', not both")
     entries: list[tuple[str, Any]] = []
     if "metric" in raw.values:
-        entries.append(("metric", _required(raw, "metric", str)))
+        entries.append(("metric", raw.required("metric", str)))
     elif "metric_list" in raw.values:
-        items = _required(raw, "metric_list", list)
+        items = raw.required("metric_list", list)
         if not items:
             raise raw.error("metric_list", "is empty; list at least one metric")
         for i, item in enumerate(items):
@@ -322,7 +227,7 @@ def _metric_names(raw: RawTask, metrics: MetricLookup) -> tuple[str, ...]:
 
 
 def _family_mapping(raw: RawTask, key: str) -> dict[str, Any]:
-    mapping = _optional(raw, key, dict, {})
+    mapping = raw.optional(key, dict, {})
     for family in mapping:
         if not isinstance(family, str):
             raise raw.error(key, f"model family names must be strings, got {family!r}")
@@ -361,7 +266,7 @@ def _family_max_new_tokens(raw: RawTask) -> dict[str, int]:
 
 def _breakdown(raw: RawTask) -> BreakdownSpec | None:
     """`breakdown: {field: type, groups: {Super: [cat, ...]}}` -> BreakdownSpec (None when absent)."""
-    spec = _optional(raw, "breakdown", dict, None)
+    spec = raw.optional("breakdown", dict, None)
     if spec is None:
         return None
     for key in spec:
