@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from monkeyeval.results.schema import TaskScore
     from monkeyeval.tasks.config import TaskConfig
 
-MISSING_PREDICTION_ERROR = "missing prediction: the predictions file has no line for this id"
 SHOW_IDS = 5
 PLAIN_ROW_KEYS = frozenset({"id", "prediction"})
 
@@ -101,7 +100,7 @@ def _records_in_dataset_order(
     samples: list[Sample], rows: dict[str, dict[str, Any]]
 ) -> tuple[list[PredictionRecord], list[str]]:
     """One record per sample (a missing id gets an errored placeholder) and the ids without a row."""
-    from monkeyeval.core.types import PredictionRecord
+    from monkeyeval.core.types import MISSING_PREDICTION_ERROR, PredictionRecord
 
     records = []
     missing_ids = []

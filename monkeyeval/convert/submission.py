@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from monkeyeval.core import jsontext
 from monkeyeval.core.errors import IncompleteResults, UserError
-from monkeyeval.core.types import PredictionRecord, Sample
+from monkeyeval.core.types import MISSING_PREDICTION_ERRORS, PredictionRecord, Sample
 
 if TYPE_CHECKING:
     from monkeyeval.tasks.registry import TaskRegistry
@@ -144,13 +144,12 @@ def build_submission(
     samples: list[Sample],
     *,
     dataset: Path,
-    missing_markers: frozenset[str],
     allow_errors: bool = False,
 ) -> Submission:
     """One entry per dataset sample, in dataset order; refuses anything the server would reject or score as
     a wrong answer without the user knowing (IncompleteExport / ExportError name the run and the fix).
 
-    `missing_markers`: the `error` texts of records that stand for a missing prediction (merge/score).
+    Records whose `error` is a missing-prediction placeholder (`MISSING_PREDICTION_ERRORS`) count as missing.
     """
     if run.limit is not None:
         raise IncompleteExport(
@@ -174,7 +173,7 @@ def build_submission(
             f"{first(foreign)}): the run was made on another dataset than task {run.task!r} reads now; "
             "pass the --data-root / --tasks-dir the run used"
         )
-    _refuse_missing(run, samples, by_id, missing_markers)
+    _refuse_missing(run, samples, by_id)
     errored = [r for r in (by_id[s.id] for s in samples) if r.error is not None]
     if errored and not allow_errors:
         shown = "; ".join(f"{r.id!r}: {r.error}" for r in errored[:3])
@@ -201,12 +200,12 @@ def _refuse_missing(
     run: FinishedRun,
     samples: list[Sample],
     by_id: dict[str, PredictionRecord],
-    missing_markers: frozenset[str],
 ) -> None:
     """IncompleteExport when some dataset sample has no record, or only a missing-prediction placeholder."""
     absent = [s.id for s in samples if s.id not in by_id]
-    placeholders = [s.id for s in samples if s.id in by_id and by_id[s.id].error in missing_markers]
-    missing = [s.id for s in samples if s.id in set(absent) | set(placeholders)]
+    placeholders = [s.id for s in samples if s.id in by_id and by_id[s.id].error in MISSING_PREDICTION_ERRORS]
+    without = {*absent, *placeholders}
+    missing = [s.id for s in samples if s.id in without]
     if not missing:
         return
     fixes = []
@@ -356,8 +355,6 @@ def export_run(
     run_dir: Path, format_name: str, registry: TaskRegistry, *, allow_errors: bool = False
 ) -> tuple[FinishedRun, Submission]:
     """Read the finished run in `run_dir` and its task's dataset, and build the `format_name` submission."""
-    from monkeyeval.cli.score import MISSING_PREDICTION_ERROR
-    from monkeyeval.runner.merge import MISSING_ERROR
     from monkeyeval.tasks.dataset import jsonl_sha256, load_samples
     from monkeyeval.tasks.registry import UnknownTaskError
 
@@ -379,10 +376,7 @@ def export_run(
             f"{run.jsonl_sha256[:12]}), so its answers may belong to other questions: re-run the task on "
             "this file, or pass the --data-root the run used"
         )
-    markers = frozenset({MISSING_ERROR, MISSING_PREDICTION_ERROR})
-    submission = build_submission(
-        fmt, run, loaded.samples, dataset=jsonl, missing_markers=markers, allow_errors=allow_errors
-    )
+    submission = build_submission(fmt, run, loaded.samples, dataset=jsonl, allow_errors=allow_errors)
     if loaded.problems:
         lines = ", ".join(str(n) for n in loaded.skipped_lines[:SHOW])
         submission.notes.append(

@@ -39,6 +39,14 @@ class Generation:
     error: str | None = None  # the sample was refused (e.g. its prompt is over the input limit)
 
 
+MISSING_ERROR = "missing: no prediction was recorded for this sample (its shard or rank did not finish)"
+"""The `error` of the record `merge` writes for a sample no rank predicted."""
+MISSING_PREDICTION_ERROR = "missing prediction: the predictions file has no line for this id"
+"""The `error` of the record `score` writes for a dataset id the predictions file lacks."""
+MISSING_PREDICTION_ERRORS = frozenset({MISSING_ERROR, MISSING_PREDICTION_ERROR})
+"""Errors of placeholder records: the sample has no prediction at all."""
+
+
 @dataclass
 class PredictionRecord:
     """One line of predictions.jsonl (and of the runner's per-rank part files).

@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.core.errors import IncompleteResults
-from monkeyeval.core.types import PredictionRecord, Sample
+from monkeyeval.core.types import MISSING_ERROR, PredictionRecord, Sample
 from monkeyeval.results.finalize import finalize_predict_only, finalize_run
 from monkeyeval.results.predict_only import PredictOnlyRun
 from monkeyeval.results.schema import InputNotes, TaskScore
 from monkeyeval.runner.parts import read_manifest, read_metas, read_part_records
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.dataset import DatasetLoad
-
-MISSING_ERROR = "missing: no prediction was recorded for this sample (its shard or rank did not finish)"
 
 
 class IncompleteRun(IncompleteResults, RuntimeError):

@@ -23,6 +23,7 @@ from monkeyeval.tasks.readers import (
     dataset_format,
     dataset_sha256,
     is_pattern,
+    line_to_row,
     open_items,
 )
 
@@ -42,7 +43,7 @@ class DatasetLoad:
     path: Path | None = None
     limit: int | None = None  # the `limit` it was read with
     line_of: dict[str, int] = field(default_factory=dict)
-    row_of: Callable[[int], int] = field(default=lambda line_no: line_no - 1)
+    row_of: Callable[[int], int] = field(default=line_to_row)
 
     @property
     def skipped_lines(self) -> tuple[int, ...]:
@@ -183,7 +184,7 @@ class SampleBuilder:
     answers_by_id: dict[str, list[str]] | None
     problems: list[LineProblem]
     require_answers: bool = True
-    row_of: Callable[[int], int] = field(default=lambda line_no: line_no - 1)
+    row_of: Callable[[int], int] = field(default=line_to_row)
     required: tuple[tuple[str, str], ...] = field(init=False)
     required_keys: frozenset[str] = field(init=False)
     used: frozenset[str] = field(init=False)

@@ -139,18 +139,19 @@ def open_items(
     """The items of a task's dataset files in its format (`dataset_format`); bad lines go to `problems`."""
     fmt = dataset_format(spec)
     if fmt == "jsonl":
-        return ItemStream(_jsonl_items(files[0], problems), _line_to_row)
+        return ItemStream(_jsonl_items(files[0], problems), line_to_row)
     if fmt == "json":
-        return ItemStream(_json_items(files[0]), _line_to_row)
+        return ItemStream(_json_items(files[0]), line_to_row)
     from monkeyeval.tasks import embedded
 
     folder = embedded.image_folder(spec, mode.write)
     if fmt == "tsv":
         return embedded.tsv_items(files[0], folder, mode, problems)
-    return ItemStream(embedded.parquet_items(files, image_field, folder, mode, problems), _line_to_row)
+    return ItemStream(embedded.parquet_items(files, image_field, folder, mode, problems), line_to_row)
 
 
-def _line_to_row(line_no: int) -> int:
+def line_to_row(line_no: int) -> int:
+    """The 0-based row of a 1-based line (item) number, where each line holds one item."""
     return line_no - 1
 
 

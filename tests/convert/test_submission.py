@@ -191,9 +191,7 @@ def test_answers_are_written_exactly_as_predicted() -> None:
     texts = ["  Two  words \n", "ÅÄÖ “quoted” \\ \t"]
     records = [PredictionRecord(s.index, s.id, "", t, []) for s, t in zip(samples, texts, strict=True)]
     run = FinishedRun(Path("r"), Path("r/predict_only.json"), "docvqa_test", True, records)
-    submission = build_submission(
-        FORMATS["docvqa"], run, samples, dataset=Path("d.jsonl"), missing_markers=frozenset()
-    )
+    submission = build_submission(FORMATS["docvqa"], run, samples, dataset=Path("d.jsonl"))
     assert submission.entries == [
         {"questionId": 5, "answer": texts[0]},
         {"questionId": 6, "answer": texts[1]},
