@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,20 +25,32 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     The file gets the mode a plain `open(path, "w")` would give (0o666 minus the umask: 0644 under the
     usual 022), so teammates sharing a results folder can read it.
     """
+    with atomic_writer(path) as handle:
+        handle.write(data)
+
+
+@contextmanager
+def atomic_writer(path: Path, suffix: str = ".tmp", durable: bool = True) -> Iterator[IO[bytes]]:
+    """A binary handle on a temp file beside `path` (mode 0o666 minus the umask). A clean exit renames it
+    over `path`, after fsyncing it and before fsyncing the folder when `durable`; an exception removes it,
+    so `path` is never seen half written. `durable=False` is for many files a later check re-verifies
+    (unpacked archive members)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def remove_file(path: Path) -> None:

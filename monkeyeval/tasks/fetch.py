@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import IO, Protocol
 from urllib.parse import quote
 
-from monkeyeval.core.atomic import _fsync_dir, current_umask
+from monkeyeval.core.atomic import atomic_writer
 
 CHUNK = 1 << 20
 DEFAULT_TIMEOUT_S = 60.0
@@ -95,36 +94,28 @@ def _stream_into_place(
     total: int | None,
     progress: Progress | None,
 ) -> Digests:
-    """Copy `reader`'s bytes to a temp file beside `target`, fsync, verify, rename; the digests."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    """Copy `reader`'s bytes to a temp file beside `target`, verify, fsync, rename; the digests."""
     hasher = _Hasher()
     if progress is not None:
         progress.start(label, total)
     try:
-        os.fchmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_writer(target, suffix=".part") as handle:
             for block in iter(lambda: reader(CHUNK), b""):
                 handle.write(block)
                 hasher.update(block)
                 if progress is not None:
                     progress.advance(len(block))
-            handle.flush()
-            os.fsync(handle.fileno())
-        digests = hasher.digests()
-        if total is not None and digests.size != total:
-            raise FetchError(f"transfer cut short: got {digests.size} of {total} bytes; run the pull again")
-        wrong = digests.mismatch(*expected)
-        if wrong is not None:
-            raise FetchError(f"the fetched file has {wrong}: another version, or a corrupted download")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            digests = hasher.digests()
+            if total is not None and digests.size != total:
+                raise FetchError(
+                    f"transfer cut short: got {digests.size} of {total} bytes; run the pull again"
+                )
+            wrong = digests.mismatch(*expected)
+            if wrong is not None:
+                raise FetchError(f"the fetched file has {wrong}: another version, or a corrupted download")
     finally:
         if progress is not None:
             progress.finish()
-    _fsync_dir(target.parent)
     return digests
 
 

@@ -8,11 +8,9 @@ unpacks again).
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -20,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from monkeyeval.core.atomic import current_umask
+from monkeyeval.core.atomic import atomic_writer
 
 OpenMember = Callable[["Member"], AbstractContextManager[IO[bytes]]]
 """`open(member)`: a context manager giving the member's bytes."""
@@ -82,16 +80,8 @@ def unpack(archive: Path, kind: str, dest: Path, strip_components: int = 0) -> d
 
 
 def _write_into_place(stream: IO[bytes], target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".unpack", dir=target.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "wb") as handle:
-            shutil.copyfileobj(stream, handle, 1 << 20)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(target, suffix=".unpack", durable=False) as handle:  # the stamp re-verifies sizes
+        shutil.copyfileobj(stream, handle, 1 << 20)
 
 
 def _copy_into_place(source: Path, target: Path) -> None:
