@@ -1,9 +1,15 @@
-"""Checkpoint files: locate (local folder or hub id), read every tensor, and fill a module strictly."""
+"""Checkpoint files: locate (local folder or hub id), read tensors, and fill a module strictly.
+
+`load_streaming` is the loader of the native families: the module is built on the meta device in its target
+dtype and every tensor is materialised on the target device straight from the (memory-mapped) shard, one
+tensor at a time, so the peak is the weights in that dtype plus one shard's mapped pages.
+`read_state_dict` + `load_strict` read everything into host memory first (small checkpoints, tests).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -159,10 +165,17 @@ def _load_bin(path: Path) -> dict[str, torch.Tensor]:
     return part
 
 
+Rename = Callable[[str], str | None]  # checkpoint key -> module key, None = skip
+
+
+def _same_key(key: str) -> str | None:
+    return key
+
+
 def load_strict(
     module: torch.nn.Module,
     state: Mapping[str, torch.Tensor],
-    rename: Callable[[str], str | None] = lambda key: key,
+    rename: Rename = _same_key,
     source: str = "checkpoint",
 ) -> None:
     """Copy `state` into `module`: every checkpoint tensor consumed, every parameter filled, shapes equal.
@@ -173,24 +186,36 @@ def load_strict(
     import torch
 
     targets = dict(module.state_dict())
-    filled: set[str] = set()
-    unconsumed: list[str] = []
-    mismatched: list[str] = []
+    shapes = {key: tuple(tensor.shape) for key, tensor in state.items()}
+    _check_strict(shapes, {name: tuple(t.shape) for name, t in targets.items()}, rename, source)
     with torch.no_grad():
         for key, tensor in state.items():
             name = rename(key)
-            if name is None:
-                continue
-            target = targets.get(name)
-            if target is None:
-                unconsumed.append(key)
-                continue
-            if tuple(target.shape) != tuple(tensor.shape):
-                mismatched.append(f"{key}: checkpoint {tuple(tensor.shape)} vs model {tuple(target.shape)}")
-                continue
-            target.copy_(tensor.to(target.dtype))
+            if name is not None:
+                targets[name].copy_(tensor.to(targets[name].dtype))
+
+
+def _check_strict(
+    checkpoint: Mapping[str, tuple[int, ...]],
+    model: Mapping[str, tuple[int, ...]],
+    rename: Rename,
+    source: str,
+) -> None:
+    """Raise CheckpointError listing unconsumed checkpoint keys, unfilled model keys and shape mismatches."""
+    filled: set[str] = set()
+    unconsumed: list[str] = []
+    mismatched: list[str] = []
+    for key, shape in checkpoint.items():
+        name = rename(key)
+        if name is None:
+            continue
+        if name not in model:
+            unconsumed.append(key)
+        elif model[name] != shape:
+            mismatched.append(f"{key}: checkpoint {shape} vs model {model[name]}")
+        else:
             filled.add(name)
-    missing = [name for name in targets if name not in filled]
+    missing = [name for name in model if name not in filled]
     problems = []
     if unconsumed:
         problems.append(f"{len(unconsumed)} checkpoint tensors not consumed: {unconsumed[:8]}")
@@ -200,6 +225,140 @@ def load_strict(
         problems.append(f"{len(mismatched)} shape mismatches: {mismatched[:8]}")
     if problems:
         raise CheckpointError(f"{source}: " + "; ".join(problems))
+
+
+def shard_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor of one weight file, without reading tensor data."""
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}  # noqa: SIM118
+    return {name: tuple(tensor.shape) for name, tensor in _load_bin_mapped(path).items()}
+
+
+def shard_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) of one weight file, one at a time, memory-mapped: safetensors, or a zip-format `.bin`
+    with mmap=True (a legacy `.bin` is read whole). Tensors may view the mapping: copy what must last."""
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            for name in handle.keys():  # noqa: SIM118 (a safe_open handle is not a mapping)
+                yield name, handle.get_tensor(name)
+        return
+    yield from _load_bin_mapped(path).items()
+
+
+def _load_bin_mapped(path: Path) -> dict[str, torch.Tensor]:
+    """A `.bin` state dict memory-mapped where its format allows, else read whole (`_load_bin`)."""
+    import torch
+
+    try:
+        part = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # legacy format, or damaged: the plain reader reads it whole or names the file
+        return _load_bin(path)
+    if not isinstance(part, dict) or not all(isinstance(v, torch.Tensor) for v in part.values()):
+        raise CheckpointError(f"{path}: expected a state dict of tensor name -> tensor")
+    return part
+
+
+def load_streaming(
+    module: torch.nn.Module,
+    folder: Path,
+    device: torch.device | str = "cpu",
+    rename: Rename = _same_key,
+    source: str = "checkpoint",
+) -> None:
+    """Fill `module` from the weight files of `folder`, strictly (see `load_strict`), shard by shard.
+
+    Tensors on the meta device are materialised on `device` in their own dtype (build the module on meta
+    and `.to(dtype)` it first: floating tensors take `dtype`, others keep theirs); each checkpoint tensor
+    is cast on the host exactly as `tensor.to(dtype)`, then placed. Tensors already materialised are
+    copied into in place. Shared (tied) tensors stay shared. Every check runs on the shard headers before
+    any data is read; a tensor still on the meta device afterwards (say a non-persistent buffer computed
+    in `__init__`) is a CheckpointError naming it.
+    """
+    import torch
+
+    files = check_weight_files(folder)
+    checkpoint: dict[str, tuple[int, ...]] = {}
+    for path in files:
+        shapes = shard_shapes(path)
+        overlap = checkpoint.keys() & shapes.keys()
+        if overlap:
+            raise CheckpointError(f"{path}: tensors also present in another shard: {sorted(overlap)[:5]}")
+        checkpoint.update(shapes)
+    targets = module.state_dict(keep_vars=True)
+    _check_strict(checkpoint, {name: tuple(t.shape) for name, t in targets.items()}, rename, source)
+    slots = _tensor_slots(module)
+    placed: dict[int, torch.Tensor] = {}  # id of a meta tensor -> its materialised replacement
+    target_device = torch.device(device)
+    with torch.no_grad():
+        for path in files:
+            for key, tensor in shard_tensors(path):
+                name = rename(key)
+                if name is None:
+                    continue
+                target = targets[name]
+                if not target.is_meta:
+                    target.copy_(tensor.to(target.dtype))
+                elif id(target) in placed:  # a tied tensor met again under another name
+                    placed[id(target)].copy_(tensor.to(target.dtype))
+                else:
+                    placed[id(target)] = _materialise(target, tensor, target_device, slots)
+    left = meta_tensors(module)
+    if left:
+        raise CheckpointError(
+            f"{source}: {len(left)} model tensors are still on the meta device after loading: {left[:8]}. "
+            "They are in no checkpoint; a non-persistent buffer must be computed where it is used (or "
+            "recomputed on the target device by the model's loader), not only in __init__."
+        )
+
+
+Slot = tuple["torch.nn.Module", str]  # owning module, attribute name
+
+
+def _tensor_slots(module: torch.nn.Module) -> dict[int, list[Slot]]:
+    """Every (module, attribute) holding each parameter or buffer, by tensor id (tied ones have several)."""
+    slots: dict[int, list[Slot]] = {}
+    for owner in module.modules():
+        for attr, tensor in [*owner._parameters.items(), *owner._buffers.items()]:
+            if tensor is not None:
+                slots.setdefault(id(tensor), []).append((owner, attr))
+    return slots
+
+
+def _materialise(
+    target: torch.Tensor, value: torch.Tensor, device: torch.device, slots: Mapping[int, list[Slot]]
+) -> torch.Tensor:
+    """`value` cast to `target`'s dtype on the host, placed on `device`, set in every slot of `target`."""
+    import torch
+
+    data = value.to(target.dtype)
+    if device.type != "cpu":
+        data = data.to(device)
+    elif data is value:
+        data = data.clone()  # never keep a view of the mapped file
+    replacement = (
+        torch.nn.Parameter(data, target.requires_grad) if isinstance(target, torch.nn.Parameter) else data
+    )
+    for owner, attr in slots[id(target)]:
+        setattr(owner, attr, replacement)  # nn.Module keeps a parameter a parameter, a buffer a buffer
+    return replacement
+
+
+def meta_tensors(module: torch.nn.Module) -> list[str]:
+    """Names of the parameters, buffers and plain tensor attributes of `module` left on the meta device."""
+    import torch
+
+    names = []
+    for prefix, owner in module.named_modules(remove_duplicate=False):
+        dot = f"{prefix}." if prefix else ""
+        tensors = [*owner._parameters.items(), *owner._buffers.items()]
+        tensors += [(k, v) for k, v in vars(owner).items() if isinstance(v, torch.Tensor)]
+        names += [dot + attr for attr, tensor in tensors if tensor is not None and tensor.is_meta]
+    return sorted(set(names))
 
 
 def hash_files(paths: list[Path], chunk: int = 1 << 20) -> str:

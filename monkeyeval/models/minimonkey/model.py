@@ -24,7 +24,7 @@ from monkeyeval.models.minimonkey.internlm2 import (
     InternLM2ForCausalLM,
 )
 from monkeyeval.models.minimonkey.vit import InternVisionConfig, InternVisionModel
-from monkeyeval.models.weights import CheckpointError, load_strict, read_state_dict
+from monkeyeval.models.weights import CheckpointError, load_streaming
 
 ARCHITECTURE = MINIMONKEY_ARCHITECTURE
 MODEL_TYPE = "internvl_chat"
@@ -129,12 +129,15 @@ class MiniMonkeyForCausalLM(nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder: Path, device: str = "cpu", dtype: str = "auto") -> MiniMonkeyForCausalLM:
-        """Build from `folder` (config.json + weights): every tensor consumed, every parameter filled."""
+        """Build from `folder` (config.json + weights): every tensor consumed, every parameter filled.
+
+        Built on the meta device in the target dtype; each tensor is then materialised on `device` straight
+        from its shard (`weights.load_streaming`), so no float32 copy and no whole host copy is ever made.
+        """
         config = MiniMonkeyConfig.from_folder(folder)
         with torch.device("meta"):
-            model = cls(config)
-        model = model.to_empty(device=device).to(resolve_dtype(dtype, device, torch.bfloat16))
-        load_strict(model, read_state_dict(folder), source=str(folder))
+            model = cls(config).to(resolve_dtype(dtype, device, torch.bfloat16))
+        load_streaming(model, folder, device, source=str(folder))
         return model.eval()
 
     @property

@@ -180,10 +180,13 @@ class MonkeyAdapter(ModelAdapter):
     def build_model(
         cls, config: dict[str, Any], device: torch.device, dtype: torch.dtype
     ) -> MonkeyForCausalLM:
-        """The full model with uninitialised weights on `device` in `dtype` (fill it with load_strict)."""
+        """The full model in `dtype`: left on the meta device when `device` is meta (fill it with
+        `load_checkpoint_weights`), else uninitialised on `device` (random-weight benches)."""
         with torch.device("meta"):
             model = MonkeyForCausalLM(config, cls.vision_tower.from_visual_config(config["visual"]))
-        model = model.to_empty(device=device).to(dtype)
+        model = model.to(dtype)  # on meta: floating tensors take `dtype`, nothing is allocated
+        if device.type != "meta":
+            model = model.to_empty(device=device)
         return model.eval()
 
     @classmethod
@@ -197,10 +200,10 @@ class MonkeyAdapter(ModelAdapter):
         device = torch.device(device_name)
         tokenizer = cls.build_tokenizer(folder, config)
         try:
-            model = cls.build_model(config, device, dtype)
+            model = cls.build_model(config, torch.device("meta"), dtype)
         except (TypeError, ValueError, KeyError) as exc:  # a config value the model cannot be built from
             raise invalid_config(folder, exc) from exc
-        model.load_checkpoint_weights(folder)
+        model.load_checkpoint_weights(folder, device)  # each tensor placed on `device` from its shard
         return cls(model, tokenizer, folder, options, dtype)
 
     @classmethod

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from monkeyeval.models.monkey.qwen import QwenConfig, QwenModel
-from monkeyeval.models.weights import load_strict, read_state_dict
+from monkeyeval.models.weights import load_streaming
 
 VISUAL_PREFIX = "transformer.visual."
 # Constants some upstream QWen checkpoints carry that the code recomputes (upstream ignores them on load too).
@@ -44,14 +44,15 @@ class MonkeyForCausalLM(nn.Module):
         """Whether a vision tower is attached."""
         return "visual" in self.transformer._modules
 
-    def load_checkpoint_weights(self, folder: Path) -> None:
+    def load_checkpoint_weights(self, folder: Path, device: torch.device | str = "cpu") -> None:
         """Fill every tensor from the checkpoint folder; every checkpoint tensor must be consumed.
 
-        Without a vision tower attached (language-model-only use), `transformer.visual.*` tensors are
-        deliberately skipped; so are recomputed constants (`DERIVED_TENSORS`: attention mask buffers,
-        rotary inv_freq). Every other tensor is checked both ways.
+        Tensors still on the meta device are materialised on `device` in their own dtype, shard by shard
+        (`weights.load_streaming`); materialised ones are copied into. Without a vision tower attached
+        (language-model-only use), `transformer.visual.*` tensors are deliberately skipped; so are
+        recomputed constants (`DERIVED_TENSORS`: attention mask buffers, rotary inv_freq). Every other
+        tensor is checked both ways.
         """
-        state = read_state_dict(folder)
         skip_visual = not self.has_visual
 
         def rename(key: str) -> str | None:
@@ -59,7 +60,7 @@ class MonkeyForCausalLM(nn.Module):
                 return None
             return key
 
-        load_strict(self, state, rename=rename, source=str(folder))
+        load_streaming(self, folder, device, rename=rename, source=str(folder))
 
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Vision tower once per image: (N, 3, H, W) -> (N, n_image_tokens, hidden)."""
