@@ -1,6 +1,6 @@
 """Throughput of the native Mini-Monkey (InternViT + pixel shuffle + mlp1 + InternLM2) with random weights.
 
-Builds the model from the real Mini-Monkey / InternVL2-2B config (embedded below; no download) or from a
+Builds the model from the real Mini-Monkey / InternVL2-2B config (in real_models.py; no download) or from a
 checkpoint folder's config.json, fills it with random weights, and times `greedy_generate` on DocVQA-like
 inputs at the DocVQA budget's maximum (24 primary + 8 secondary + thumbnail = 33 tiles, 8448 image
 tokens), forcing exactly `--new-tokens` new tokens. Prints samples/s, the vision / LM split and peak GPU
@@ -15,107 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import torch
+from real_models import IMG_CONTEXT, random_minimonkey, request
+from real_models import REAL_MINIMONKEY_CONFIG as REAL_CONFIG
+from real_models import time_minimonkey_batch as time_batch
 
-from monkeyeval.models.minimonkey.generate import GenerationRequest, GreedySettings, greedy_generate
-from monkeyeval.models.minimonkey.model import MiniMonkeyConfig, MiniMonkeyForCausalLM, resolve_dtype
-
-REAL_CONFIG: dict[str, Any] = {  # InternVL2-2B / Mini-Monkey config.json, structural fields
-    "architectures": ["MiniMonkeyChatModel"],
-    "model_type": "internvl_chat",
-    "downsample_ratio": 0.5,
-    "force_image_size": 448,
-    "ps_version": "v2",
-    "select_layer": -1,
-    "template": "internlm2-chat",
-    "vision_config": {
-        "hidden_size": 1024,
-        "intermediate_size": 4096,
-        "num_attention_heads": 16,
-        "num_hidden_layers": 24,
-        "image_size": 448,
-        "patch_size": 14,
-        "qkv_bias": True,
-        "qk_normalization": False,
-        "norm_type": "layer_norm",
-        "layer_norm_eps": 1e-6,
-        "hidden_act": "gelu",
-    },
-    "llm_config": {
-        "architectures": ["InternLM2ForCausalLM"],
-        "vocab_size": 92553,
-        "hidden_size": 2048,
-        "intermediate_size": 8192,
-        "num_hidden_layers": 24,
-        "num_attention_heads": 16,
-        "num_key_value_heads": 8,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 1000000,
-        "rope_scaling": {"type": "dynamic", "factor": 2.0},
-        "max_position_embeddings": 32768,
-        "bias": False,
-        "hidden_act": "silu",
-    },
-}
-IMG_START, IMG_END, IMG_CONTEXT = 92544, 92545, 92546  # InternVL's added-token order in the real tokenizer
-
-
-def random_model(config: MiniMonkeyConfig, device: str, dtype: str) -> MiniMonkeyForCausalLM:
-    """The full model with N(0, 0.02) weights (norm and layer scales 1, biases 0)."""
-    with torch.device("meta"):
-        model = MiniMonkeyForCausalLM(config)
-    model = model.to_empty(device=device).to(resolve_dtype(dtype, device))
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if name.endswith(("norm.weight", "norm1.weight", "norm2.weight", "ls1", "ls2", "mlp1.0.weight")):
-                parameter.fill_(1.0)
-            elif name.endswith("bias"):
-                parameter.zero_()
-            else:
-                parameter.normal_(0.0, 0.02)
-    return model.eval()
-
-
-def request(config: MiniMonkeyConfig, tiles: int, generator: torch.Generator) -> GenerationRequest:
-    """One DocVQA-like prompt: system + question text around an image span of `tiles` tiles."""
-    vocab = config.llm.vocab_size
-    context_id = IMG_CONTEXT % vocab
-    text = torch.randint(3, min(vocab, 92538), (90,), generator=generator)
-    text = torch.where(text == context_id, 3, text)
-    span = torch.tensor([IMG_START] + [IMG_CONTEXT] * (tiles * config.tokens_per_tile) + [IMG_END]) % vocab
-    size = config.image_size
-    return GenerationRequest(
-        input_ids=torch.cat([torch.tensor([1]), text[:60], span, text[60:]]),
-        pixel_values=torch.randn(tiles, 3, size, size, generator=generator).to(torch.bfloat16),
-        primary_tiles=min(tiles, 24),
-    )
-
-
-def time_batch(
-    model: MiniMonkeyForCausalLM, requests: list[GenerationRequest], settings: GreedySettings, device: str
-) -> dict[str, float]:
-    """Wall seconds of the vision pass alone and of the whole greedy_generate call."""
-
-    def sync() -> None:
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    sync()
-    start = time.perf_counter()
-    with torch.inference_mode():
-        model.extract_feature(torch.cat([r.pixel_values for r in requests if r.pixel_values is not None]))
-    sync()
-    vision = time.perf_counter() - start
-    start = time.perf_counter()
-    results = greedy_generate(model, requests, settings)
-    sync()
-    total = time.perf_counter() - start
-    assert all(len(r.token_ids) == settings.max_new_tokens for r in results)
-    return {"vision_s": vision, "total_s": total}
+from monkeyeval.models.minimonkey.generate import GreedySettings
+from monkeyeval.models.minimonkey.model import MiniMonkeyConfig
 
 
 def main() -> None:
@@ -133,7 +41,7 @@ def main() -> None:
 
     raw = json.loads((args.config / "config.json").read_text()) if args.config else REAL_CONFIG
     config = MiniMonkeyConfig.from_dict(raw)
-    model = random_model(config, args.device, args.dtype)
+    model = random_minimonkey(config, args.device, args.dtype)
     generator = torch.Generator().manual_seed(0)
     context_id = IMG_CONTEXT % config.llm.vocab_size
     settings = GreedySettings(
