@@ -188,9 +188,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--num-workers", type=int, default=1)
     parser.add_argument("--process-rounds", type=int, default=3)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for both loops (default: cores minus workers, so workers do not steal the "
+        "generating threads' cores, as on a GPU machine where generation does not run on the CPU)",
+    )
     args = parser.parse_args()
     import torch
 
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) - args.num_workers))
     print(f"torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, load avg {os.getloadavg()}")
     loaded, items = load(args.batch_size, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:

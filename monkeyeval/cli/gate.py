@@ -29,6 +29,10 @@ Rules, per baseline (model, task):
 - a baseline task missing from the results fails.
 - score-relevant fingerprint fields (jsonl_sha256, metric, metric_version, prompt_sha256) must match, else
   exit 2 unless --allow-fingerprint-change.
+- speed (only with --max-slowdown F): fails (exit 1) when samples/s fell by more than F (0.2 = 20 %) against
+  the throughput the baseline stored; skipped with a one-line reason, never failing, when either side has no
+  throughput (a `monkeyeval score` run is untimed) or the device (name, count) or the speed settings
+  (family, family options, dtype, batch size, world size, max_new_tokens) differ.
 Samples that flip right -> wrong or wrong -> right (right = per-sample score >= 0.5) are listed with both
 predictions.
 
@@ -67,6 +71,15 @@ def gate(
         0,
         "--max-new-errors",
         help="Allowed rise of n_errors / n_truncated / n_missing / n_skipped_lines over the baseline.",
+    ),
+    max_slowdown: float | None = typer.Option(
+        None,
+        "--max-slowdown",
+        metavar="FRACTION",
+        help="Also gate speed: fail when samples/s fell by more than FRACTION of the baseline's "
+        "(0.2 = 20 %). Compared only when the device (name, count) and speed settings (family, family "
+        "options, dtype, batch size, world size, max_new_tokens) match the baseline's and both sides were "
+        "timed; otherwise the check is skipped with its reason (not a failure). Default: speed is not gated.",
     ),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Also write a PR-comment Markdown summary."
@@ -109,6 +122,12 @@ def gate(
         raise usage_error("--alpha must be between 0 and 1")
     if max_new_errors < 0 or resamples < 1 or show_flips < 0:
         raise usage_error("--max-new-errors and --show-flips must be >= 0, --resamples >= 1")
+    if max_slowdown is not None and not 0 <= max_slowdown < 1:
+        raise usage_error("--max-slowdown must be a fraction in [0, 1), e.g. 0.2 for 20 %")
+    if max_slowdown is not None and write_baseline_to is not None:
+        raise usage_error(
+            "--max-slowdown applies to a check (--baseline); --write-baseline stores every run's throughput"
+        )
     try:
         tree = load_results(results_dir)
     except ResultsError as exc:
@@ -142,6 +161,7 @@ def gate(
         n_resamples=resamples,
         allow_fingerprint_change=allow_fingerprint_change,
         max_new_errors=max_new_errors,
+        max_slowdown=max_slowdown,
     )
     result = run_gate(tree, approved, options)
     out.print(rich_gate(result, max_flips=show_flips))

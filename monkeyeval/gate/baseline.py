@@ -20,13 +20,20 @@ Format (JSON, UTF-8; written atomically by `monkeyeval gate RESULTS --write-base
           "fingerprint": {"jsonl_sha256": "...", "metric": "anls_monkey", "metric_version": "1",
                           "prompt_sha256": "..."},
           "sample_scores": {"<id>": 1.0, ...},     # per-sample primary scores by id, or null
-          "predictions": {"<id>": "text", ...}     # per-sample predictions by id, or null
+          "predictions": {"<id>": "text", ...},    # per-sample predictions by id, or null
+          "throughput": {                          # the run's speed, or null (untimed run; older files)
+            "samples_per_s": 12.5, "generated_tokens_per_s": 180.0,
+            "device": "NVIDIA H100 80GB HBM3", "device_count": 8,   # a list of names when ranks differ
+            "settings": {"family": "monkey", "family_options": {}, "dtype": "bfloat16",
+                         "batch_size": 8, "world_size": 8, "max_new_tokens": 128}
+          }
         }
       ]
     }
 
 One entry per (model, task). `sample_scores`/`predictions` let the paired test and the flip listing work
-without the old results tree; they are null when the run had no readable predictions.jsonl.
+without the old results tree; they are null when the run had no readable predictions.jsonl. `throughput`
+(absent in older files: null) is what `gate --max-slowdown` compares (`monkeyeval.gate.speed`).
 
 Normalised scale: tolerances and drops are compared on the primary score for `mean` and `corpus` metrics
 and on `score / n` for `sum` metrics (OCRBench), so `0.01` is one point of a score printed ×100 (for
@@ -40,12 +47,13 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from monkeyeval import __version__
 from monkeyeval.core import jsontext
 from monkeyeval.core.atomic import atomic_write_json
 from monkeyeval.core.errors import UserError
+from monkeyeval.gate.speed import SpeedRecord, speed_record
 from monkeyeval.results.schema import AGGREGATIONS, SCORE_RELEVANT_FIELDS, ResultsError, RunResult
 from monkeyeval.results.tree import ResultsTree, load_sample_scores
 
@@ -78,6 +86,7 @@ class BaselineEntry:
     tolerance: float | None = None
     sample_scores: dict[str, float] | None = None
     predictions: dict[str, str] | None = None
+    throughput: SpeedRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object stored in the file."""
@@ -98,6 +107,7 @@ class BaselineEntry:
             "fingerprint": self.fingerprint,
             "sample_scores": self.sample_scores,
             "predictions": self.predictions,
+            "throughput": self.throughput.to_json() if self.throughput is not None else None,
         }
 
 
@@ -157,6 +167,7 @@ def entry_from_run(run: RunResult, tolerance: float | None = None) -> tuple[Base
         tolerance=tolerance,
         sample_scores=sample_scores,
         predictions=predictions,
+        throughput=speed_record(run),
     )
     return entry, warning
 
@@ -281,4 +292,42 @@ def _parse_entry(raw: Any, where: str) -> BaselineEntry:
         tolerance=None if tolerance is None else float(tolerance),
         sample_scores=sample_scores,
         predictions=predictions,
+        throughput=_parse_speed(raw.get("throughput"), where),
+    )
+
+
+def _parse_speed(raw: Any, where: str) -> SpeedRecord | None:
+    """An entry's `throughput` (absent or null: None)."""
+    if raw is None:
+        return None
+    label = f"{where}: 'throughput'"
+    if not isinstance(raw, dict):
+        raise BaselineError(f"{label} must be an object or null")
+    rates = [raw.get("samples_per_s"), raw.get("generated_tokens_per_s")]
+    if not _is_rate(rates[0]) or not (rates[1] is None or _is_rate(rates[1])):
+        raise BaselineError(f"{label}: 'samples_per_s' (and 'generated_tokens_per_s') must be numbers >= 0")
+    device, count, settings = raw.get("device"), raw.get("device_count"), raw.get("settings")
+    if isinstance(device, list) and device and all(isinstance(name, str) for name in device):
+        device = tuple(device)
+    elif not isinstance(device, str) or not device:
+        raise BaselineError(f"{label}: 'device' must be a device name or a list of them")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise BaselineError(f"{label}: 'device_count' must be an integer >= 1, got {count!r}")
+    if not isinstance(settings, dict):
+        raise BaselineError(f"{label}: 'settings' must be an object of fingerprint field -> value")
+    return SpeedRecord(
+        samples_per_s=float(rates[0]),
+        generated_tokens_per_s=None if rates[1] is None else float(rates[1]),
+        device=device,
+        device_count=count,
+        settings=dict(settings),
+    )
+
+
+def _is_rate(value: Any) -> TypeGuard[float]:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
     )

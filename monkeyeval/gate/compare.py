@@ -15,6 +15,9 @@ Decision rules (the CLI help and `results/baselines/README.md` repeat them):
   Corpus metrics (CIDEr) have no per-sample scores: the abs rule applies to them in paired mode too.
 * **Health**: fails when n_errors, n_truncated, n_missing or n_skipped_lines (dataset lines that were not
   valid samples) exceeds the baseline's by more than `max_new_errors` (default 0).
+* **Speed** (only with `max_slowdown`, `--max-slowdown`): fails when samples/s fell by more than that
+  fraction of the baseline's; skipped with a one-line note (never a failure) when either side has no
+  throughput or the device or speed settings differ (`monkeyeval.gate.speed`).
 * **Flips** (listed, never gating by themselves): a sample is *right* when its primary per-sample score is
   >= 0.5 (ANLS: passed its 0.5 threshold; VQA soft accuracy: at least 2 of 10 annotators match, i.e. 0.6;
   0/1 metrics: 1). Not defined for corpus metrics (CIDEr).
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monkeyeval.gate.baseline import Baseline, BaselineEntry
+from monkeyeval.gate.speed import SpeedCheck, check_speed
 from monkeyeval.metrics.stats import PairedResult, paired_bootstrap
 from monkeyeval.results.schema import ResultsError, RunResult
 from monkeyeval.results.tree import ResultsTree, SampleScores, load_sample_scores
@@ -47,6 +51,7 @@ class GateOptions:
     n_resamples: int = 10000
     allow_fingerprint_change: bool = False
     max_new_errors: int = 0
+    max_slowdown: float | None = None  # None: no speed check
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class TaskVerdict:
     wrong_to_right: list[Flip] = field(default_factory=list)
     n_changed_predictions: int | None = None
     flips_checked: bool = False
+    speed: SpeedCheck | None = None
 
     @property
     def outcome(self) -> str:
@@ -185,6 +191,9 @@ def check_entry(
     else:
         _check_paired(entry, new_samples, options, tolerance, verdict)
     _check_health(entry, run, options, verdict)
+    if options.max_slowdown is not None:
+        verdict.speed = check_speed(entry.throughput, run, options.max_slowdown)
+        (verdict.failures if verdict.speed.failed else verdict.notes).append(verdict.speed.describe())
     return verdict
 
 

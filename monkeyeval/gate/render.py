@@ -39,6 +39,8 @@ def options_line(result: GateResult) -> str:
         line += f", alpha={opts.alpha:g}, resamples={opts.n_resamples}, seed={opts.seed}"
     if opts.allow_fingerprint_change:
         line += ", fingerprint changes allowed"
+    if opts.max_slowdown is not None:
+        line += f", max slowdown={opts.max_slowdown:g} (samples/s)"
     return line
 
 
@@ -102,6 +104,11 @@ def markdown_gate(result: GateResult, max_flips: int = 20) -> str:
     if passing:
         cells = [f"{_md(v.model)}/{_md(v.task)} {format_score(v.new_score, v.aggregation)}" for v in passing]
         out += [f"**Passing ({len(passing)})**: " + ", ".join(cells), ""]
+        speeds = [v for v in passing if v.speed is not None]
+        if speeds:
+            out += ["### Speed", ""]
+            out += [f"- {_md(v.model)}/{_md(v.task)}: {_md(v.speed.describe())}" for v in speeds if v.speed]
+            out.append("")
     extra = [line.plain for line in _extra_lines(result)]
     if extra:
         out += ["### Other", ""] + [f"- {_md(line)}" for line in extra] + [""]

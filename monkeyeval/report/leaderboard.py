@@ -1,7 +1,8 @@
 """Build a leaderboard (models x tasks, plus group aggregates) from a loaded results tree.
 
 The data lives in two long-format pandas frames: `tasks` (one row per (model, task) run, raw numbers on the
-metric's native scale; `breakdown` is the run's per-category list, see `CategoryScore.to_json`) and
+metric's native scale; `breakdown` is the run's per-category list, see `CategoryScore.to_json`; `throughput`
+its scores.json throughput object, see `RunThroughput.to_json`, or None) and
 `groups` (one row per (model, group), see `monkeyeval.report.groups`).
 """
 
@@ -39,6 +40,7 @@ TASK_COLUMNS = (
     "groups",
     "run_info",
     "breakdown",
+    "throughput",
 )
 RUN_INFO_KEYS = (
     "checkpoint",
@@ -154,6 +156,7 @@ def build_leaderboard(tree: ResultsTree, only_groups: Sequence[str] = ()) -> Lea
             "groups": tuple(run.groups),
             "run_info": run_info(run),
             "breakdown": [category.to_json() for category in run.breakdown],
+            "throughput": run.throughput.to_json() if run.throughput is not None else None,
         }
         for run in tree.runs
     ]

@@ -18,6 +18,14 @@ from monkeyeval.report.html.page import render_html
 from monkeyeval.report.leaderboard import Leaderboard
 from monkeyeval.report.tables import LEGEND, TableView, all_tables
 
+THROUGHPUT_CSV_KEYS = (
+    "samples_per_s",
+    "generated_tokens_per_s",
+    "wall_s",
+    "peak_device_memory_bytes",
+    "peak_host_rss_bytes",
+)
+"""Throughput fields the csv's task rows carry (raw numbers; empty for untimed runs and group rows)."""
 ReportFormat = Literal["rich", "text", "md", "csv", "json", "html"]
 FORMATS: tuple[str, ...] = ("rich", "text", "md", "csv", "json", "html")
 LARGE_REPORT_RUNS = 500  # `--format auto` prints plain text above this (rich takes ~2.4 ms per run)
@@ -41,6 +49,7 @@ CSV_COLUMNS = (
     "limit",
     "complete",
     "missing_tasks",
+    *THROUGHPUT_CSV_KEYS,
 )
 
 
@@ -133,6 +142,7 @@ def render_csv(board: Leaderboard) -> str:
             "limit": board.tasks["limit"],
             "complete": True,
             "missing_tasks": "",
+            **{key: _throughput_column(board, key) for key in THROUGHPUT_CSV_KEYS},
         },
         columns=list(CSV_COLUMNS),
     )
@@ -157,6 +167,11 @@ def render_csv(board: Leaderboard) -> str:
     frames = [frame for frame in (task_rows, group_rows) if not frame.empty]
     table = pd.concat(frames, ignore_index=True) if frames else task_rows
     return str(table.to_csv(index=False))
+
+
+def _throughput_column(board: Leaderboard, key: str) -> list[object]:
+    """One throughput field per task row (None where the run was not timed)."""
+    return [value.get(key) if isinstance(value, dict) else None for value in board.tasks["throughput"]]
 
 
 def render_json(board: Leaderboard) -> str:

@@ -94,16 +94,86 @@ def health_table(board: Leaderboard) -> TableView:
     return TableView("Health", headers, rows, keys=2)
 
 
+THROUGHPUT_HEADERS = ("device", "samples/s", "tokens/s", "wall", "peak memory")
+SPEED_AFTER = RUN_INFO_KEYS.index("world_size") + 1
+"""The throughput columns follow the settings that set the speed (batch and world size), before the hashes."""
+
+
 def runs_table(board: Leaderboard) -> TableView:
-    """One row per run: where the number came from (checkpoint, dtype, prompt profile, settings, hashes)."""
-    headers = ["model", "task", *RUN_INFO_KEYS]
+    """One row per run: where the number came from (checkpoint, dtype, prompt profile, settings), how fast it
+    was predicted (`THROUGHPUT_HEADERS`; "—" for an untimed run), then its hashes and creation time."""
+    settings, provenance = RUN_INFO_KEYS[:SPEED_AFTER], RUN_INFO_KEYS[SPEED_AFTER:]
+    headers = ["model", "task", *settings, *THROUGHPUT_HEADERS, *provenance]
     rows = []
     for _, series in board.tasks.sort_values(["model", "task"]).iterrows():
         info = series["run_info"] or {}
         rows.append(
-            [str(series["model"]), str(series["task"])] + [info.get(key, "") for key in RUN_INFO_KEYS]
+            [str(series["model"]), str(series["task"])]
+            + [info.get(key, "") for key in settings]
+            + throughput_cells(series.get("throughput"))
+            + [info.get(key, "") for key in provenance]
         )
     return TableView("Runs", headers, rows, keys=2)
+
+
+def throughput_cells(throughput: Any) -> list[str]:
+    """The `THROUGHPUT_HEADERS` cells of a scores.json throughput object ("—" where unknown)."""
+    if not isinstance(throughput, dict):
+        return [MISSING_CELL] * len(THROUGHPUT_HEADERS)
+    device = throughput.get("device")
+    name = " / ".join(device) if isinstance(device, list) else str(device or MISSING_CELL)
+    count = throughput.get("device_count")
+    device_text = f"{name} ×{count}" if isinstance(count, int) and count > 1 else name
+    return [
+        device_text,
+        format_rate(throughput.get("samples_per_s")),
+        format_rate(throughput.get("generated_tokens_per_s")),
+        format_duration(throughput.get("wall_s")),
+        _peak_memory(throughput),
+    ]
+
+
+def format_rate(value: Any) -> str:
+    """A per-second rate: 3 significant digits at most, never an exponent ("—" when unknown)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return MISSING_CELL
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def format_duration(seconds: Any) -> str:
+    """`42.1 s`, `3 min 05 s`, `2 h 07 min` ("—" when unknown)."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return MISSING_CELL
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def format_bytes(value: Any) -> str:
+    """Bytes in binary units (`512 MiB`, `12.3 GiB`; "—" when unknown)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return MISSING_CELL
+    amount, unit = float(value), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024 or unit == "TiB":
+            break
+        amount /= 1024
+    return f"{amount:.0f} {unit}" if amount >= 100 or unit == "B" else f"{amount:.1f} {unit}"
+
+
+def _peak_memory(throughput: dict[str, Any]) -> str:
+    """`<device peak> device, <host peak> host` (the parts known), or "—"."""
+    parts = [
+        f"{format_bytes(throughput.get(key))} {label}"
+        for key, label in (("peak_device_memory_bytes", "device"), ("peak_host_rss_bytes", "host"))
+        if throughput.get(key) is not None
+    ]
+    return ", ".join(parts) or MISSING_CELL
 
 
 def group_table(board: Leaderboard) -> TableView:

@@ -2,6 +2,11 @@
 
 scores.json is written second and records the digest of the predictions.jsonl it scored, so a kill between
 the two writes leaves a pair that `results.pair.pair_problem` detects (and a re-finalise repairs).
+
+Throughput (how fast the records were predicted) goes into scores.json only, never into predictions.jsonl,
+so the digest and the predictions stay the same whatever the timing. A caller without timing (`monkeyeval
+score` rescoring a predictions file) writes `"throughput": null` with `UNTIMED_NOTE`: nothing is carried
+over from an earlier scores.json, whose timing belonged to other predictions or another run.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from monkeyeval.core.types import PredictionRecord, Sample
 from monkeyeval.metrics.registry import MetricRegistry
 from monkeyeval.results.layout import PREDICTIONS_FILE, SCORES_FILE, task_fingerprint
 from monkeyeval.results.predict_only import PREDICT_ONLY_FILE, PredictOnlyRun
-from monkeyeval.results.schema import InputNotes, PredictionsDigest, ResultsError, TaskScore
+from monkeyeval.results.schema import InputNotes, PredictionsDigest, ResultsError, RunThroughput, TaskScore
 from monkeyeval.results.scoring import health_counts, score_records
 from monkeyeval.tasks.config import TaskConfig
+
+UNTIMED_NOTE = "not timed: scored from a predictions file (`monkeyeval score`), not predicted by this run"
 
 
 @collection_paused()
@@ -36,12 +43,16 @@ def finalize_run(
     seed: int = 0,
     metrics: MetricRegistry | None = None,
     inputs: InputNotes | None = None,
+    throughput: RunThroughput | None = None,
+    throughput_note: str | None = None,
 ) -> TaskScore:
     """Score `records`, then write predictions.jsonl and scores.json atomically; returns the TaskScore.
 
     Records are sorted into dataset order (by `index`). `n_missing` of the errored records stand for missing
     predictions (see `score_records`). `model_fingerprint` goes under fingerprint["model"]. `inputs` (skipped
-    dataset lines, --limit) and the task's group definitions are recorded beside the scores.
+    dataset lines, --limit) and the task's group definitions are recorded beside the scores, and so is
+    `throughput` with `throughput_note` (why it is None, or what it leaves out; default: `UNTIMED_NOTE` when
+    there is no throughput).
     """
     ordered = _in_dataset_order(run_dir, records)
     result = score_records(task, ordered, samples=samples, seed=seed, n_missing=n_missing, metrics=metrics)
@@ -50,6 +61,10 @@ def finalize_run(
     result.created = _now()
     result.inputs = inputs if inputs is not None else InputNotes()
     result.group_members = dict(task.group_members)
+    result.throughput = throughput
+    if throughput_note is None:
+        throughput_note = "" if throughput is not None else UNTIMED_NOTE
+    result.throughput_note = throughput_note
     folder = Path(run_dir)
     result.predictions = _write_predictions(folder, ordered)
     atomic_write_json(folder / SCORES_FILE, result.to_json())

@@ -18,6 +18,7 @@ from monkeyeval.results.schema import (
     PredictionsDigest,
     ResultsError,
     RunResult,
+    RunThroughput,
 )
 
 
@@ -87,8 +88,70 @@ def parse_scores(obj: Any, path: Path) -> RunResult:
         limit=_parse_limit(obj.get("limit"), path),
         group_members=_parse_group_members(obj.get("group_members"), path),
         predictions=_parse_digest(obj.get("predictions"), path),
+        throughput=parse_throughput(obj.get("throughput"), path),
+        throughput_note=_parse_note(obj.get("throughput_note"), path),
         **counts,
     )
+
+
+def parse_throughput(value: Any, path: Path) -> RunThroughput | None:
+    """scores.json's `throughput` (absent or null: None, as in files written before it was recorded)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ResultsError(f"{path}: 'throughput' must be an object or null, got {value!r}", path)
+
+    def optional_count(key: str, default: int | None = None) -> int | None:
+        raw = value.get(key, default)
+        if raw is not None and not _is_count(raw):
+            raise ResultsError(
+                f"{path}: 'throughput.{key}' must be a non-negative integer or null, got {raw!r}", path
+            )
+        return raw
+
+    def count(key: str, default: int | None = None) -> int:
+        raw = optional_count(key, default)
+        if raw is None:
+            raise ResultsError(f"{path}: 'throughput.{key}' is missing (a non-negative integer)", path)
+        return raw
+
+    def amount(key: str) -> float | None:
+        raw = value.get(key)
+        number = None if raw is None else _require_number(raw, f"throughput.{key}", path)
+        if number is not None and number < 0:
+            raise ResultsError(f"{path}: 'throughput.{key}' must be >= 0, got {raw!r}", path)
+        return number
+
+    device = value.get("device")
+    if isinstance(device, list) and device and all(isinstance(name, str) for name in device):
+        device = tuple(device)
+    elif not isinstance(device, str) or not device:
+        raise ResultsError(f"{path}: 'throughput.device' must be a device name or a list of them", path)
+    wall_s = amount("wall_s")
+    if wall_s is None:
+        raise ResultsError(f"{path}: 'throughput.wall_s' is missing (seconds, a number >= 0)", path)
+    return RunThroughput(
+        samples=count("samples"),
+        wall_s=wall_s,
+        samples_per_s=amount("samples_per_s"),
+        generated_tokens=count("generated_tokens"),
+        generated_tokens_per_s=amount("generated_tokens_per_s"),
+        prefill_tokens=optional_count("prefill_tokens"),
+        peak_device_memory_bytes=optional_count("peak_device_memory_bytes"),
+        peak_host_rss_bytes=optional_count("peak_host_rss_bytes"),
+        device=device,
+        device_count=count("device_count"),
+        attempts=count("attempts"),
+        unmetered_attempts=count("unmetered_attempts", default=0),
+    )
+
+
+def _parse_note(value: Any, path: Path) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ResultsError(f"{path}: 'throughput_note' must be a string or null, got {value!r}", path)
+    return value
 
 
 def _parse_line_numbers(value: Any, path: Path) -> tuple[int, ...]:

@@ -6,9 +6,10 @@ for tasks that declare one, `breakdown{category: {score, n, members?}}`. Written
 (optional for the reader, so older files stay valid): `n_skipped_lines` and `skipped_lines` (dataset lines
 that were not valid samples: their count, and the first `MAX_LISTED_LINES` 1-based line numbers), `limit`
 (the `--limit` the run used, null for a whole dataset), `group_members` (each of the task's groups with every
-member task of its definition) and `predictions{sha256, count}` (the predictions.jsonl this file scored). The
-reader validates every key and raises `ResultsError` naming the file and the problem; it never returns a
-half-valid run.
+member task of its definition), `predictions{sha256, count}` (the predictions.jsonl this file scored), and
+`throughput` (how fast the run predicted, see `RunThroughput`; null when unknown) with `throughput_note`
+(why it is null, or what it leaves out; else null). The reader validates every key and raises `ResultsError`
+naming the file and the problem; it never returns a half-valid run.
 """
 
 from __future__ import annotations
@@ -98,6 +99,53 @@ class PredictionsDigest:
         return {"sha256": self.sha256, "count": self.count}
 
 
+@dataclass(frozen=True)
+class RunThroughput:
+    """How fast a run predicted: scores.json's `throughput` (units in the key names; timing never enters
+    predictions.jsonl, so predictions stay byte-identical however fast they were made).
+
+    Summed over the `attempts` that produced the final records (`unmetered_attempts` more produced some of
+    them without a reading: interrupted, or written by an older monkeyeval; their samples and time are left
+    out). `samples` = records predicted (per-sample errors included), `generated_tokens` = their
+    `n_new_tokens`, `prefill_tokens` = prompt tokens of the samples that reached the model (None: the adapter
+    does not say), `wall_s` = per attempt the latest finish minus the earliest start over its ranks (model
+    loading and the merge excluded), summed over attempts; `samples_per_s` and `generated_tokens_per_s` =
+    the totals over `wall_s` (None when `wall_s` is 0). Peak memories are the largest over ranks (device:
+    CUDA's max allocated, None elsewhere; host: the rank process's max RSS). `device` is the device name
+    (a sorted tuple when ranks differ), `device_count` the most ranks an attempt ran on.
+    """
+
+    samples: int
+    wall_s: float
+    samples_per_s: float | None
+    generated_tokens: int
+    generated_tokens_per_s: float | None
+    prefill_tokens: int | None
+    peak_device_memory_bytes: int | None
+    peak_host_rss_bytes: int | None
+    device: str | tuple[str, ...]
+    device_count: int
+    attempts: int
+    unmetered_attempts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The scores.json `throughput` object (`device` a string, or a list when ranks differ)."""
+        return {
+            "samples": self.samples,
+            "wall_s": self.wall_s,
+            "samples_per_s": self.samples_per_s,
+            "generated_tokens": self.generated_tokens,
+            "generated_tokens_per_s": self.generated_tokens_per_s,
+            "prefill_tokens": self.prefill_tokens,
+            "peak_device_memory_bytes": self.peak_device_memory_bytes,
+            "peak_host_rss_bytes": self.peak_host_rss_bytes,
+            "device": self.device if isinstance(self.device, str) else list(self.device),
+            "device_count": self.device_count,
+            "attempts": self.attempts,
+            "unmetered_attempts": self.unmetered_attempts,
+        }
+
+
 @dataclass
 class TaskScore:
     """Everything scores.json holds for one (model, task), as the scorer builds it; `to_json()` writes it.
@@ -105,7 +153,8 @@ class TaskScore:
     Health counts: `n` records; `n_errors` records with an error that are not missing predictions (scored 0);
     `n_missing` records standing in for missing predictions (scored 0); `n_scored` = n - n_errors - n_missing;
     `n_empty` scored records with a blank prediction; `n_truncated` records that hit max_new_tokens.
-    `breakdown` (tasks with a `breakdown` spec): the primary metric per category.
+    `breakdown` (tasks with a `breakdown` spec): the primary metric per category. `throughput`: how fast
+    the records were predicted (None with `throughput_note` saying why, e.g. a rescored predictions file).
     """
 
     task: str
@@ -125,6 +174,8 @@ class TaskScore:
     inputs: InputNotes = field(default_factory=InputNotes)
     group_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     predictions: PredictionsDigest | None = None
+    throughput: RunThroughput | None = None
+    throughput_note: str = ""
 
     @property
     def score(self) -> float | None:
@@ -159,6 +210,8 @@ class TaskScore:
             "limit": self.inputs.limit,
             "group_members": {group: list(names) for group, names in self.group_members.items()},
             "predictions": self.predictions.to_json() if self.predictions is not None else None,
+            "throughput": self.throughput.to_json() if self.throughput is not None else None,
+            "throughput_note": self.throughput_note or None,
             "fingerprint": self.fingerprint,
             "created": self.created,
         }
@@ -211,6 +264,8 @@ class RunResult(RunFiles):
     limit: int | None = None
     group_members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     predictions: PredictionsDigest | None = None
+    throughput: RunThroughput | None = None
+    throughput_note: str = ""
 
     @property
     def is_fraction(self) -> bool:

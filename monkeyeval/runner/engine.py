@@ -1,14 +1,15 @@
 """The batched generation loop shared by `run` and `check-invariance`.
 
 Records depend only on the sample and the model's answer (no rank, batch or timing information), so
-predictions are identical however the samples were sharded, batched, killed and resumed.
+predictions are identical however the samples were sharded, batched, killed and resumed. Timing goes to an
+optional `ThroughputMeter` (`runner.throughput`), never into the records.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monkeyeval.core.types import Generation, PredictionRecord, Sample
 from monkeyeval.models.base import (
@@ -20,6 +21,9 @@ from monkeyeval.models.base import (
     too_long_error,
 )
 from monkeyeval.runner.data import DEFAULT_PREPROCESS_TIMEOUT_S, Prepared, WorkItem, iterate_batches
+
+if TYPE_CHECKING:
+    from monkeyeval.runner.throughput import ThroughputMeter
 
 GENERATION_FAILED = "generation failed"  # the error prefix of a sample whose generation raised (retried)
 RETRIED_ERRORS = (GENERATION_FAILED, INPUT_TOO_LONG)  # errors a resumed run tries again
@@ -98,10 +102,29 @@ def _generate_safely(
     return results
 
 
+def prefill_tokens(adapter: ModelAdapter, ready: Sequence[Prepared]) -> int | None:
+    """Prompt tokens of the samples that reach the model (None when the adapter cannot say for one)."""
+    total = 0
+    for prepared in ready:
+        length = adapter.input_tokens(prepared.payload)
+        if length is None:
+            return None
+        total += length
+    return total
+
+
 def generate_batch(
-    adapter: ModelAdapter, batch: Sequence[Prepared], settings: DecodeSettings, raise_oom: bool = False
+    adapter: ModelAdapter,
+    batch: Sequence[Prepared],
+    settings: DecodeSettings,
+    raise_oom: bool = False,
+    meter: ThroughputMeter | None = None,
 ) -> list[PredictionRecord]:
-    """Records for one prepared batch (errored samples skip the model), in the batch's order."""
+    """Records for one prepared batch (errored samples skip the model), in the batch's order.
+
+    `meter` (optional) counts the batch once it succeeded: its records, their generated tokens and the
+    prompt tokens of the samples that reached the model.
+    """
     refuse_long_inputs(adapter, batch, settings)
     ready = [p for p in batch if p.error is None]
     inputs = [ModelInput(sample=p.item.sample, prompt=p.item.prompt, payload=p.payload) for p in ready]
@@ -113,6 +136,8 @@ def generate_batch(
         else:
             generation, error = next(outcomes)
             records.append(record_for(prepared.item, generation, error))
+    if meter is not None:
+        meter.add_batch(records, prefill_tokens(adapter, ready))
     return records
 
 
@@ -124,8 +149,10 @@ def predict(
     num_workers: int,
     preprocess: Callable[[Sample, str], Any] | None = None,
     preprocess_timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S,
+    meter: ThroughputMeter | None = None,
 ) -> Iterator[list[PredictionRecord]]:
-    """Yield one list of records per batch, in item order (the caller appends each to its part file)."""
+    """Yield one list of records per batch, in item order (the caller appends each to its part file);
+    `meter` (optional) counts every batch (see `generate_batch`)."""
     step = preprocess if preprocess is not None else adapter.preprocessor()
     for batch in iterate_batches(items, step, batch_size, num_workers, preprocess_timeout_s):
-        yield generate_batch(adapter, batch, settings)
+        yield generate_batch(adapter, batch, settings, meter=meter)

@@ -2,6 +2,7 @@
 
 The merge is deterministic (records sorted by dataset index, scored by `store.finalize_run`, written
 atomically), so running it twice, or from whichever shard finished last, gives the same predictions.jsonl.
+scores.json also gets the run's throughput, summed from the part metas' readings (`runner.throughput`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from monkeyeval.results.finalize import finalize_predict_only, finalize_run
 from monkeyeval.results.predict_only import PredictOnlyRun
 from monkeyeval.results.schema import InputNotes, TaskScore
 from monkeyeval.runner.parts import read_manifest, read_metas, read_part_records
+from monkeyeval.runner.throughput import run_throughput
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.dataset import DatasetLoad
 
@@ -78,6 +80,7 @@ def merge_run(
     """Merge, score and write; IncompleteRun unless every sample has a prediction (or allow_missing).
 
     `predict_only` (`run --predict-only`) writes predictions.jsonl and predict_only.json, and scores nothing.
+    A scored merge records the throughput of the attempts that produced the final records in scores.json.
     """
     run_dir = Path(run_dir)
     samples = dataset.samples
@@ -92,6 +95,7 @@ def merge_run(
         return finalize_predict_only(
             run_dir, task, records, fingerprint, model_name, n_missing=len(missing), inputs=inputs
         )
+    throughput, throughput_note = run_throughput(run_dir, done)
     return finalize_run(
         run_dir,
         task,
@@ -101,6 +105,8 @@ def merge_run(
         n_missing=len(missing),
         samples=list(samples),
         inputs=inputs,
+        throughput=throughput,
+        throughput_note=throughput_note,
     )
 
 

@@ -17,6 +17,7 @@ from monkeyeval.runner.parts import PartAppender, PartId, done_marker, mark_done
 from monkeyeval.runner.plan import Plan, part_id_for, ranks_with_work
 from monkeyeval.runner.progress import Progress
 from monkeyeval.runner.request import RunRequest
+from monkeyeval.runner.throughput import ThroughputMeter
 
 WAIT_NOTE_EVERY_S = 60
 
@@ -53,13 +54,16 @@ def predict_share(
     if ctx.world_size > 1:
         label = f"{label} (rank 0 of {ctx.world_size})"
     progress = Progress(label, len(work), enabled=ctx.is_main, already_done=plan.n_done)
+    meter = ThroughputMeter(device=device)
     try:
         with PartAppender(path) as writer:
             batch_size, first = request.batch_size, []
             if not isinstance(batch_size, int):  # "auto": the search's batch is the first batch
                 memo, where = autobatch.BatchSizeMemo.for_run(run_dir), autobatch.device_label(device)
                 found = autobatch.find_batch_size(adapter, work, settings, memo, run_dir.name, where)
-                write_meta(path, {**meta, "batch_size": found.size})
+                meta = {**meta, "batch_size": found.size}
+                write_meta(path, meta)
+                meter.add_batch(found.records, prefill_tokens=None)
                 if say is not None:
                     say(autobatch.describe(found, label, where, memo))
                 batch_size, first = found.size, [found.records]
@@ -72,12 +76,14 @@ def predict_share(
                 batch_size,
                 workers,
                 preprocess_timeout_s=request.preprocess_timeout_s,
+                meter=meter,
             )
             for records in itertools.chain(first, batches):
                 writer.append_many(record.to_json() for record in records)
                 progress.advance(len(records), sum(record.error is not None for record in records))
     finally:
         progress.close()
+    write_meta(path, {**meta, "throughput": meter.to_json()})  # before the marker: rank 0 merges on it
     mark_done(path)
 
 

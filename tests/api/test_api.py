@@ -59,11 +59,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_files(root: Path) -> tuple[dict, bytes]:
-    """scores.json (without `created`, the root spelled <ROOT>) and the predictions.jsonl bytes."""
+    """scores.json (less the timed `created` and `throughput`; root spelled <ROOT>), predictions bytes."""
     run_dir = root / "demo__checkpoint" / "demo"
     text = (run_dir / "scores.json").read_text(encoding="utf-8").replace(str(root), "<ROOT>")
     scores = json.loads(text)
     scores.pop("created")
+    scores.pop("throughput")
     return scores, (run_dir / "predictions.jsonl").read_bytes()
 
 
