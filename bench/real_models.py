@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from bench_monkey_vision import TEXTMONKEY_VISUAL
+from bench_monkey_vision import MONKEY_VISUAL, TEXTMONKEY_VISUAL
 
 from monkeyeval.models.dtypes import resolve_dtype
 from monkeyeval.models.minimonkey.generate import GenerationRequest, GreedySettings, greedy_generate
@@ -52,17 +52,7 @@ REAL_MONKEY_CONFIG: dict[str, Any] = {  # echo840/Monkey config.json (facts doc 
     "use_dynamic_ntk": True,
     "use_logn_attn": True,
     "vocab_size": 151936,
-    "visual": {
-        "heads": 16,
-        "image_size": 896,
-        "image_start_id": 151857,
-        "layers": 48,
-        "mlp_ratio": 4.9231,
-        "output_dim": 4096,
-        "patch_size": 14,
-        "width": 1664,
-        "lora_repeat_num": 4,
-    },
+    "visual": {**MONKEY_VISUAL, "image_start_id": 151857},
 }
 # TextMonkey = Qwen-7B + the windowed ViT (facts doc section 3.3: 768 image tokens = 512 kept local + 256
 # global; lora_repeat_num 0 as in the training args, unverified for the released config)

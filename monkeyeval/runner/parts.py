@@ -128,14 +128,18 @@ def write_meta(path: Path, meta: dict[str, Any]) -> None:
     atomic_write_json(meta_path(path), meta)
 
 
+def read_meta(path: Path) -> dict[str, Any] | None:
+    """The sidecar of part file `path`, or None when it has none."""
+    meta = meta_path(path)
+    if not meta.is_file():
+        return None
+    value: dict[str, Any] = jsontext.loads(meta.read_text(encoding="utf-8"))
+    return value
+
+
 def read_metas(run_dir: Path) -> list[dict[str, Any]]:
     """The sidecars of every part file (those that have one)."""
-    metas = []
-    for path in part_files(run_dir):
-        meta = meta_path(path)
-        if meta.is_file():
-            metas.append(jsontext.loads(meta.read_text(encoding="utf-8")))
-    return metas
+    return [meta for path in part_files(run_dir) if (meta := read_meta(path)) is not None]
 
 
 def mark_done(path: Path) -> None:

@@ -26,7 +26,7 @@ from typing import Any, TypeGuard
 from monkeyeval.core import jsontext
 from monkeyeval.core.types import PredictionRecord
 from monkeyeval.results.schema import RunThroughput
-from monkeyeval.runner.parts import meta_path, part_files
+from monkeyeval.runner.parts import part_files, read_meta
 
 META_KEY = "throughput"
 """The part-meta key the meter's reading is stored under."""
@@ -267,7 +267,7 @@ def _largest(values: Iterable[int | None]) -> int | None:
 
 def _reading(part: Path) -> MeterReading | None:
     try:
-        meta = jsontext.loads(meta_path(part).read_text(encoding="utf-8"))
+        meta = read_meta(part)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return MeterReading.from_json(meta.get(META_KEY)) if isinstance(meta, dict) else None
