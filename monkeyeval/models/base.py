@@ -126,6 +126,20 @@ class ModelAdapter(ABC):
         """
         return None
 
+    def cost(self, sample: Sample, prompt: str) -> int | None:
+        """An estimate of one sample's prefill tokens, made WITHOUT decoding its image; None: no estimate.
+
+        The runner sorts a share's samples by it (most expensive first) so that batches hold samples of
+        similar length (less padding) and ranks claiming batches finish together (runner/schedule.py). It
+        runs in the main process on every rank: read at most an image's header (PIL `Image.open(path).size`,
+        after `core.images.require_regular_file`), and return the same value on every rank for the same
+        files, since the ranks form their batch lists independently. A sample whose image is unreadable may
+        cost its prompt alone (its worker records the error). None (the default) keeps dataset-order batches:
+        return it when answers depend on which samples share a batch, or when no estimate exists.
+        """
+        del sample, prompt
+        return None
+
     @abstractmethod
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
         """Greedy generation for a batch (left padding where needed); one Generation per input, in order."""

@@ -291,3 +291,16 @@ class HFAdapter(ModelAdapter):
             "trust_remote_code": self.options.trust_remote_code,
             "family_options": dict(self.options.family_options),
         }
+
+    def cost(self, sample: Sample, prompt: str) -> int | None:
+        """None: keep dataset-order batches.
+
+        A batch is one processor call (left padding) and one `model.generate`; answers can depend on the
+        batch: padded rows run through kernels whose float rounding changes with the batch's length (bf16 and
+        fp16 most), some processors pad images or patch grids to the batch's largest, and some models build
+        positions from the padded length. What a bare transformers loop over the dataset gives is what this
+        family reproduces, and its image-token count depends on each processor's own resizing, which cannot
+        be read from config.json generically.
+        """
+        del sample, prompt
+        return None

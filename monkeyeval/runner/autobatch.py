@@ -1,7 +1,8 @@
 """`--batch-size auto`: the largest batch that fits, found by halving on out-of-memory, remembered per task.
 
-The search runs on this process's first batch of work, in dataset order, so the batches after it are the
-ones a fixed `--batch-size N` would make. It starts at the size remembered for this model, task and device
+The search runs on this process's first batch of work: the costliest when the runner sorts by cost
+(runner/schedule.py), the first one this rank claimed under claims (runner/claims.py). It starts at the size
+remembered for this model, task and device
 (`results/<model>/.batch-size.json`), else at `AUTO_START` (capped by the work), generates that many
 samples, and on an out-of-memory error frees the cached memory, halves and retries with the first half. The
 batch that fits is kept: its records are real predictions, not a discarded probe. The size found is written

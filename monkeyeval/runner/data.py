@@ -9,10 +9,10 @@ of a payload; the run goes on.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from monkeyeval.core.errors import BadValue
 from monkeyeval.core.images import require_regular_file
@@ -151,7 +151,66 @@ def worker_count(requested: int | None, device: str, ranks_on_node: int = 1) -> 
 
 DEFAULT_PREPROCESS_TIMEOUT_S = 600.0
 LOADER_FAILURES = ("DataLoader worker", "DataLoader timed out")  # torch's messages for a dead or hung worker
-TRIES_PER_BATCH = 2
+TRIES_PER_BATCH = 2  # a batch that kills or hangs its own worker this often is recorded as errors
+
+
+LOADER_PREFETCH = 4  # batches each worker prepares ahead when the batches are all this rank's
+CLAIMING_PREFETCH = 1  # ... and when they are claimed: a rank holds at most num_workers + 1 claimed batches
+
+
+class Claimer(Protocol):
+    """Where a rank gets its next batch from when batches are shared (runner/claims.py `ClaimPool`)."""
+
+    def next_free(self) -> int | None:
+        """Claim the next free batch and return its position; None once every batch is taken."""
+
+    def mine(self) -> list[int]:
+        """The positions of every batch this rank has claimed so far (read back from where claims live)."""
+
+
+class BatchOrder:
+    """Which batches of a planned list this rank runs, in the order it runs them.
+
+    Without a `claimer` every batch is taken in turn. With one, a batch is claimed when the loader asks for
+    one to prepare, and remembered, so the fresh loader started after a worker died re-sends the claimed
+    batches not yet `delivered` before it claims more. torch raises a dead worker's error from a signal
+    handler, wherever the main thread is, even between a claim and its record here: `recover` then takes
+    such a claim back from the claimer, so no claimed batch is lost.
+    """
+
+    def __init__(self, n_batches: int, claimer: Claimer | None = None) -> None:
+        self.n_batches = n_batches
+        self.claimer = claimer
+        self.claimed: list[int] = []
+        self.delivered = 0  # batches of `claimed` handed to the consumer
+
+    def _claim(self) -> int | None:
+        if self.claimer is not None:
+            return self.claimer.next_free()
+        following = len(self.claimed)  # derived from what is recorded: an interrupted call loses nothing
+        return following if following < self.n_batches else None
+
+    def positions(self) -> Iterator[int]:
+        """The claimed batches not yet delivered, then newly claimed ones (a torch sampler over positions)."""
+        cursor = self.delivered
+        while True:
+            if cursor == len(self.claimed):
+                position = self._claim()
+                if position is None:
+                    return
+                self.claimed.append(position)
+            yield self.claimed[cursor]
+            cursor += 1
+
+    def recover(self) -> None:
+        """Record the claims an interrupted `positions` made but did not record (after a loader failure)."""
+        if self.claimer is not None:
+            known = set(self.claimed)
+            self.claimed.extend(position for position in self.claimer.mine() if position not in known)
+
+    def awaited(self) -> int | None:
+        """The claimed batch the consumer waits for next (None: none claimed yet)."""
+        return self.claimed[self.delivered] if self.delivered < len(self.claimed) else None
 
 
 def iterate_batches(
@@ -161,33 +220,66 @@ def iterate_batches(
     num_workers: int,
     timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S,
 ) -> Iterator[list[Prepared]]:
-    """Batches of prepared items in the given order (workers preprocess ahead of the consumer).
-
-    A worker that dies (killed, out of memory, a crash in a decoder) or delivers nothing for `timeout_s`
-    stops torch's loader; a fresh loader then resumes at the batch that was awaited. A batch that stops the
-    loader `TRIES_PER_BATCH` times is recorded as preprocessing errors and the run goes on.
-    """
+    """Batches of `batch_size` prepared items in the given order (see `iterate_planned`)."""
     if batch_size < 1:
         raise BadValue(f"--batch-size must be at least 1, got {batch_size}")
     batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
-    if num_workers <= 0:
-        for work in batches:
-            yield [prepare(item, preprocess) for item in work]
+    yield from iterate_planned(batches, preprocess, num_workers, timeout_s)
+
+
+def iterate_planned(
+    batches: Sequence[Sequence[WorkItem]],
+    preprocess: Callable[[Sample, str], Any],
+    num_workers: int,
+    timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S,
+    order: BatchOrder | None = None,
+) -> Iterator[list[Prepared]]:
+    """The prepared batches `order` picks from `batches` (default: all, in list order), workers ahead.
+
+    A worker that dies (killed, out of memory, a crash in a decoder) or delivers nothing for `timeout_s`
+    stops torch's loader. The batch the loader was awaiting is then prepared alone (`_prepared_alone`: the
+    worker that died may have held another batch), and a fresh loader resumes after it. With an `order`
+    that claims batches (runner/claims.py), each worker prepares one batch ahead (`CLAIMING_PREFETCH`).
+    """
+    if not batches:
         return
-    position, failures = 0, [0] * len(batches)
-    while position < len(batches):
+    prefetch = LOADER_PREFETCH if order is None else CLAIMING_PREFETCH
+    order = order if order is not None else BatchOrder(len(batches))
+    if num_workers <= 0:
+        for position in order.positions():
+            yield [prepare(item, preprocess) for item in batches[position]]
+            order.delivered += 1
+        return
+    while True:
         try:
-            for batch in _loader(batches[position:], preprocess, num_workers, timeout_s):
+            for batch in _loader(batches, order.positions(), preprocess, num_workers, timeout_s, prefetch):
                 yield _unpack_batch(batch)
-                position += 1
+                order.delivered += 1
+            return
         except RuntimeError as exc:
-            if not str(exc).startswith(LOADER_FAILURES):
+            order.recover()
+            awaited = order.awaited()
+            if not str(exc).startswith(LOADER_FAILURES) or awaited is None:
                 raise
-            failures[position] += 1
-            if failures[position] >= TRIES_PER_BATCH:
-                reason = f"preprocessing failed: a worker preparing this batch died or hung ({exc})"
-                yield [Prepared(item, error=reason) for item in batches[position]]
-                position += 1
+            yield _prepared_alone(batches[awaited], preprocess, timeout_s, exc)
+            order.delivered += 1
+
+
+def _prepared_alone(
+    batch: Sequence[WorkItem], preprocess: Callable[[Sample, str], Any], timeout_s: float, exc: RuntimeError
+) -> list[Prepared]:
+    """A batch prepared by a worker of its own; preprocessing errors once it stops its own loader (the
+    worker dies or hangs) `TRIES_PER_BATCH` times. `exc` is the failure that sent it here."""
+    for _ in range(TRIES_PER_BATCH):
+        try:
+            for packed in _loader([batch], [0], preprocess, 1, timeout_s, 1):
+                return _unpack_batch(packed)
+        except RuntimeError as again:
+            if not str(again).startswith(LOADER_FAILURES):
+                raise
+            exc = again
+    reason = f"preprocessing failed: a worker preparing this batch died or hung ({exc})"
+    return [Prepared(item, error=reason) for item in batch]
 
 
 def _die_with_rank(rank_pid: int, worker_id: int) -> None:
@@ -198,20 +290,25 @@ def _die_with_rank(rank_pid: int, worker_id: int) -> None:
 
 def _loader(
     batches: Sequence[Sequence[WorkItem]],
+    positions: Iterable[int],
     preprocess: Callable[[Sample, str], Any],
     num_workers: int,
     timeout_s: float,
+    prefetch: int = LOADER_PREFETCH,
 ) -> Iterator[list[Prepared]]:
-    """A torch DataLoader yielding one packed batch per item of `batches`, in order."""
+    """A torch DataLoader yielding one packed batch per position (in the order `positions` gives them).
+
+    torch asks `positions` for the next batch only when a worker has room (`prefetch` per worker).
+    """
     from torch.utils.data import DataLoader
 
     loader: DataLoader[list[Prepared]] = DataLoader(
         BatchDataset(batches, preprocess),  # type: ignore[arg-type]
         batch_size=None,
-        shuffle=False,
+        sampler=positions,
         num_workers=min(num_workers, len(batches)),
         collate_fn=_pack_batch,
-        prefetch_factor=4,
+        prefetch_factor=prefetch,
         timeout=timeout_s,
         worker_init_fn=partial(_die_with_rank, os.getpid()),
     )

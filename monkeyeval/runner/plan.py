@@ -2,7 +2,9 @@
 
 Rank 0 (or each `--shard` job) checks the results folder (fingerprint, resume), writes the manifest and
 makes the `Plan`; rank 0 broadcasts it (or the `PlanRefused` reason, so every rank stops with the same
-message). Shares are contiguous slices of the plan's todo list (per rank) or of the dataset (per shard).
+message). The ranks of one job share the plan's todo list: each forms the same batches from it and claims them
+one at a time (runner/schedule.py, runner/claims.py). A `--shard` job takes a static contiguous slice of the
+dataset (claims.py says why).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from monkeyeval.results.pair import folder_pair_problem
+from monkeyeval.runner import autobatch
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.lock import RunLock
 from monkeyeval.runner.parts import PartId, PartsError, next_attempt, read_manifest, write_manifest
@@ -29,7 +32,7 @@ from monkeyeval.runner.resume import (
     prompt_fingerprint,
     refuse_known_changes,
 )
-from monkeyeval.runner.sharding import ShardSpec, contiguous_shard, shard_bounds
+from monkeyeval.runner.sharding import ShardSpec, contiguous_shard
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.dataset import jsonl_sha256
 
@@ -43,6 +46,7 @@ class Plan:
     n_done: int
     n_retried: int = 0  # of `todo`: samples whose earlier generation failed
     stale_result: str | None = None  # why the folder's scores.json/predictions.jsonl pair is not valid
+    claim_size: int | None = None  # samples per claimed batch (`claim_size_for`); the same on every rank
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,9 @@ def make_plan(
         }
         write_manifest(run_dir, manifest)
         stale = folder_pair_problem(run_dir)
-        return Plan(next_attempt(run_dir), tuple(resume.todo), len(resume.done), resume.n_retried, stale)
+        claim_size = claim_size_for(request.batch_size, run_dir, resolved.options.device)
+        todo = tuple(resume.todo)
+        return Plan(next_attempt(run_dir), todo, len(resume.done), resume.n_retried, stale, claim_size)
     except (ResumeRefused, PartsError) as exc:
         return PlanRefused(str(exc))
 
@@ -117,10 +123,22 @@ def lock_for(run_dir: Path, shard: ShardSpec | None) -> RunLock:
     return RunLock(run_dir, f"shard{shard.index:03d}-of{shard.count:03d}")
 
 
+def claim_size_for(batch_size: int | str, run_dir: Path, device: str) -> int:
+    """Samples per claimed batch: `--batch-size N`, or for `auto` the size rank 0's search starts from
+    (each rank then generates its claimed batches in pieces of the size its own search found)."""
+    if isinstance(batch_size, int):
+        return batch_size
+    remembered = autobatch.BatchSizeMemo.for_run(run_dir).recall(run_dir.name, autobatch.device_label(device))
+    return remembered if remembered is not None else autobatch.AUTO_START
+
+
 def share_of(plan: Plan, n_samples: int, ctx: DistContext, shard: ShardSpec | None) -> list[int]:
-    """The dataset indices this process predicts: its shard's still-todo samples, or its rank's slice."""
+    """The dataset indices this process's batches come from: the whole todo list, whose batches the ranks
+    claim (`runner.claims`; a single process runs them all), or a `--shard` job's static slice of the
+    dataset, still to do (shard jobs may never overlap in time, so they cannot share claims)."""
+    del ctx  # every rank forms the same batches and claims its own
     if shard is None:
-        return contiguous_shard(list(plan.todo), ctx.rank, ctx.world_size)
+        return list(plan.todo)
     todo = set(plan.todo)
     return [i for i in contiguous_shard(range(n_samples), shard.index, shard.count) if i in todo]
 
@@ -133,9 +151,9 @@ def part_id_for(plan: Plan, ctx: DistContext, shard: ShardSpec | None) -> PartId
 
 
 def ranks_with_work(plan: Plan, world_size: int) -> list[int]:
-    """The ranks whose slice of the plan is not empty (rank 0 waits for their completion markers)."""
-    bounds = [shard_bounds(len(plan.todo), rank, world_size) for rank in range(world_size)]
-    return [rank for rank, (begin, end) in enumerate(bounds) if end > begin]
+    """The ranks rank 0 waits for: all of them when anything is to do (a rank that claims no batch still
+    writes its part file, meta and done marker), none otherwise."""
+    return list(range(world_size)) if plan.todo else []
 
 
 def describe(task: str, plan: Plan, ctx: DistContext, request: RunRequest, work: TaskWork) -> str:
@@ -145,7 +163,7 @@ def describe(task: str, plan: Plan, ctx: DistContext, request: RunRequest, work:
         resumed += f", {plan.n_retried} failed earlier and are retried (--keep-errors keeps them)"
     if plan.stale_result:
         resumed += "; the earlier scores.json does not match its predictions.jsonl and is rewritten"
-    where = f" across {ctx.world_size} ranks" if ctx.world_size > 1 else ""
+    where = f" across {ctx.world_size} ranks (claiming batches)" if ctx.world_size > 1 else ""
     shard = f" (shard {request.shard.index}/{request.shard.count})" if request.shard else ""
     return (
         f"[bold]{task}[/bold]{shard}: {len(work.items)} samples{resumed}, {len(plan.todo)} to run{where}; "

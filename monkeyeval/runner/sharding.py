@@ -1,4 +1,7 @@
-"""Which samples each rank processes: contiguous slices, as upstream's InferenceSampler does."""
+"""`--shard i/N` jobs: contiguous slices of the dataset, as upstream's InferenceSampler gives each rank.
+
+The ranks of one torchrun job do not slice: they claim batches of the shared todo list (runner/claims.py).
+"""
 
 from __future__ import annotations
 

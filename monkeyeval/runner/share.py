@@ -1,18 +1,27 @@
-"""This process's share of a task: predict it into its own part file, and (rank 0) wait for the others."""
+"""This process's share of a task: predict it into its own part file, and (rank 0) wait for the others.
+
+The share's batches come from runner/schedule.py (sorted by cost when the adapter estimates it, else in
+dataset order). A single process runs them all; the ranks of a torchrun job claim them one at a time
+(runner/claims.py), so each rank runs part of the share and they finish together.
+"""
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from monkeyeval.core.errors import RunFailure
+from monkeyeval.core.types import PredictionRecord
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
-from monkeyeval.runner import autobatch
-from monkeyeval.runner.data import WorkItem, worker_count
+from monkeyeval.runner import autobatch, claims, schedule
+from monkeyeval.runner.data import BatchOrder, WorkItem, iterate_planned, worker_count
 from monkeyeval.runner.distributed import DistContext
-from monkeyeval.runner.engine import predict
+from monkeyeval.runner.engine import generate_batch
 from monkeyeval.runner.parts import PartAppender, PartId, done_marker, mark_done, part_path, write_meta
 from monkeyeval.runner.plan import Plan, part_id_for, ranks_with_work
 from monkeyeval.runner.progress import Progress
@@ -20,6 +29,46 @@ from monkeyeval.runner.request import RunRequest
 from monkeyeval.runner.throughput import ThroughputMeter
 
 WAIT_NOTE_EVERY_S = 60
+
+
+@dataclass
+class ShareRun:
+    """What generating a share needs besides its batches: the model, settings, part file and reporting."""
+
+    adapter: ModelAdapter
+    settings: DecodeSettings
+    request: RunRequest
+    run_dir: Path
+    part: Path
+    meta: dict[str, Any]
+    device: str
+    workers: int  # DataLoader workers preparing images
+    label: str
+    say: Callable[[str], None] | None
+    meter: ThroughputMeter
+    meta_written: bool = False  # a claiming `auto` rank writes its meta once it found its batch size
+
+    def write_meta(self, **changes: Any) -> None:
+        """Rewrite the part's meta with `changes` (kept for later writes)."""
+        self.meta = {**self.meta, **changes}
+        write_meta(self.part, self.meta)
+        self.meta_written = True
+
+    def generate(self, batches: Iterator[list[Any]], size: int) -> Iterator[list[PredictionRecord]]:
+        """Records of each prepared batch, generated in pieces of at most `size` samples."""
+        for prepared in batches:
+            for piece in schedule.cut(prepared, size):
+                yield generate_batch(self.adapter, piece, self.settings, meter=self.meter)
+
+    def search(self, items: list[WorkItem]) -> autobatch.AutoBatch:
+        """`--batch-size auto` on `items` (its records are kept); the size found goes into the part's meta."""
+        memo, where = autobatch.BatchSizeMemo.for_run(self.run_dir), autobatch.device_label(self.device)
+        found = autobatch.find_batch_size(self.adapter, items, self.settings, memo, self.run_dir.name, where)
+        self.write_meta(batch_size=found.size)
+        self.meter.add_batch(found.records, prefill_tokens=None)
+        if self.say is not None:
+            self.say(autobatch.describe(found, self.label, where, memo))
+        return found
 
 
 def predict_share(
@@ -34,15 +83,17 @@ def predict_share(
     device: str = "cpu",
     say: Callable[[str], None] | None = None,
 ) -> None:
-    """Append the predictions of `work` to this process's part file per batch, then mark it done.
+    """Append the predictions of this process's batches of `work` to its part file per batch, then mark it
+    done (a rank that gets no batch too: rank 0 waits for every rank's marker).
 
-    `--batch-size auto` first finds the size on the share's first batch (`runner.autobatch`; `device` is
-    the device it is remembered for, `say` announces it) and keeps that batch's records.
+    `--batch-size auto` first finds the size on this process's first batch, the costliest when sorted
+    (`runner.autobatch`; `device` is the device it is remembered for, `say` announces it), and keeps its
+    records; claimed batches are of the plan's `claim_size` and run in pieces of the size found.
     """
     if not work:
         return
-    path = part_path(run_dir, part_id_for(plan, ctx, request.shard))
     shard = request.shard
+    path = part_path(run_dir, part_id_for(plan, ctx, shard))
     meta = {
         "rank": ctx.rank if shard is None else shard.index,
         "world_size": ctx.world_size if shard is None else shard.count,
@@ -50,41 +101,66 @@ def predict_share(
         "attempt": plan.attempt if shard is None else None,
         "sharded_jobs": shard is not None,
     }
-    write_meta(path, meta)
     if ctx.world_size > 1:
         label = f"{label} (rank 0 of {ctx.world_size})"
-    progress = Progress(label, len(work), enabled=ctx.is_main, already_done=plan.n_done)
+    workers = worker_count(request.num_workers, device, ctx.local_world_size)
     meter = ThroughputMeter(device=device)
+    run = ShareRun(adapter, settings, request, run_dir, path, meta, device, workers, label, say, meter)
+    ordered = schedule.ordered(work, schedule.estimate_costs(adapter, work))
+    size = request.batch_size
+    claim_size = plan.claim_size or (size if isinstance(size, int) else autobatch.AUTO_START)
+    planned = schedule.cut(ordered, claim_size)  # identical on every rank
+    pool = claims.pool_for(run_dir, plan.attempt, ctx, shard, len(planned))
+    if pool is None:
+        batches = _all_batches(run, ordered)
+        expected = len(work)
+    else:
+        batches = _claimed_batches(run, planned, BatchOrder(len(planned), pool))
+        expected = math.ceil(len(work) / ctx.world_size)  # rank 0's share, roughly: its bar shows its own
+    if isinstance(size, int) or pool is None:
+        run.write_meta()  # claiming `auto`: once a batch was claimed and its size found (else never)
+    progress = Progress(label, expected, enabled=ctx.is_main, already_done=plan.n_done)
     try:
         with PartAppender(path) as writer:
-            batch_size, first = request.batch_size, []
-            if not isinstance(batch_size, int):  # "auto": the search's batch is the first batch
-                memo, where = autobatch.BatchSizeMemo.for_run(run_dir), autobatch.device_label(device)
-                found = autobatch.find_batch_size(adapter, work, settings, memo, run_dir.name, where)
-                meta = {**meta, "batch_size": found.size}
-                write_meta(path, meta)
-                meter.add_batch(found.records, prefill_tokens=None)
-                if say is not None:
-                    say(autobatch.describe(found, label, where, memo))
-                batch_size, first = found.size, [found.records]
-            rest = work[sum(len(records) for records in first) :]
-            workers = worker_count(request.num_workers, device, ctx.local_world_size)
-            batches = predict(
-                adapter,
-                rest,
-                settings,
-                batch_size,
-                workers,
-                preprocess_timeout_s=request.preprocess_timeout_s,
-                meter=meter,
-            )
-            for records in itertools.chain(first, batches):
+            for records in batches:
                 writer.append_many(record.to_json() for record in records)
                 progress.advance(len(records), sum(record.error is not None for record in records))
     finally:
         progress.close()
-    write_meta(path, {**meta, "throughput": meter.to_json()})  # before the marker: rank 0 merges on it
+    if run.meta_written:
+        run.write_meta(throughput=meter.to_json())  # before the marker: rank 0 merges on it
     mark_done(path)
+
+
+def _all_batches(run: ShareRun, items: list[WorkItem]) -> Iterator[list[PredictionRecord]]:
+    """A single process: every batch of `items` (already in schedule order); `auto` searches on the first."""
+    size, first = run.request.batch_size, []
+    if not isinstance(size, int):
+        found = run.search(items)
+        size, first = found.size, [found.records]
+    rest = schedule.cut(items[sum(len(records) for records in first) :], size)
+    timeout = run.request.preprocess_timeout_s
+    prepared = iterate_planned(rest, run.adapter.preprocessor(), run.workers, timeout)
+    yield from itertools.chain(first, run.generate(prepared, size))
+
+
+def _claimed_batches(
+    run: ShareRun, planned: list[list[WorkItem]], order: BatchOrder
+) -> Iterator[list[PredictionRecord]]:
+    """The batches this rank claims from `planned`; `auto` searches on the first one it claims."""
+    size = run.request.batch_size
+    if not isinstance(size, int):
+        position = next(order.positions(), None)  # claimed, not yet delivered
+        if position is None:
+            return  # every batch went to other ranks before this one asked
+        found = run.search(planned[position])
+        yield found.records
+        size, planned[position] = found.size, planned[position][len(found.records) :]
+        if not planned[position]:
+            order.delivered += 1
+    timeout = run.request.preprocess_timeout_s
+    prepared = iterate_planned(planned, run.adapter.preprocessor(), run.workers, timeout, order)
+    yield from run.generate(prepared, size)
 
 
 def wait_for_ranks(

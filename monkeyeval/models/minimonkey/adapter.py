@@ -22,7 +22,9 @@ from typing import Any
 
 import PIL
 import torch
+from PIL import Image
 
+from monkeyeval.core.images import require_regular_file
 from monkeyeval.core.types import Generation, Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelAdapter, ModelInput
 from monkeyeval.models.detection import is_minimonkey_config
@@ -32,7 +34,10 @@ from monkeyeval.models.minimonkey.msac import (
     MiniMonkeyImagePreprocessor,
     MsacOrder,
     TileBudget,
+    candidate_grids,
+    find_closest_aspect_ratio,
     resolve_tile_budget,
+    secondary_candidates,
 )
 from monkeyeval.models.minimonkey.template import (
     IMAGE_PLACEHOLDER,
@@ -241,3 +246,41 @@ class MiniMonkeyAdapter(ModelAdapter):
             "pillow": PIL.__version__,  # MSAC tiles are bit-exact to upstream with Pillow < 13 only
             "family_options": dict(self.load_options.family_options),
         }
+
+    def cost(self, sample: Sample, prompt: str) -> int | None:
+        """Prefill tokens from the image's header alone: MSAC tiles x tokens_per_tile + the prompt's tokens.
+
+        The tiles are those `msac.msac_tiles` assembles for the current options (both scales and the
+        thumbnail, the 2x upscale of MMMU's primary scale), chosen by the same grid functions from the image
+        size; no pixel is decoded. Batched answers do not depend on batch composition (per-row prefill and
+        padding-aware positions, see generate.py), so the runner may sort by this. An image whose header
+        cannot be read counts the prompt alone (its worker records the error).
+        """
+        config = self.model.config
+        text = build_query(prompt, 1, config.system_message, num_image_token=0)  # <img></img>, no context
+        tiles = 0
+        if sample.image_path is not None and sample.error is None:
+            try:
+                require_regular_file(sample.image_path)  # a FIFO would block Image.open
+                with Image.open(sample.image_path) as image:
+                    width, height = image.size
+                tiles = self.msac_tile_count(width, height, self.options.budget, self.options.order)
+            except (OSError, ValueError, SyntaxError, ZeroDivisionError):
+                tiles = 0
+        return len(self.tokenizer.encode(text)) + tiles * config.tokens_per_tile
+
+    @staticmethod
+    def msac_tile_count(width: int, height: int, budget: TileBudget, order: MsacOrder | str) -> int:
+        """How many tiles `msac.msac_tiles` gives an image of this size (upstream's literal slicing kept):
+        the primary grid (from the 2x size under `upscale_2x`), the secondary grid unless it is the 1x1
+        fallback, and one thumbnail when the scale that keeps it has more than one tile."""
+        primary_w, primary_h = (width * 2, height * 2) if budget.upscale_2x else (width, height)
+        primary = find_closest_aspect_ratio(
+            primary_w / primary_h, candidate_grids(budget.min_num1, budget.max_num1), primary_w, primary_h
+        )
+        survivors = secondary_candidates(budget.min_num2, budget.max_num2, primary)
+        secondary = find_closest_aspect_ratio(width / height, survivors, width, height)
+        n_primary, n_secondary = primary[0] * primary[1], secondary[0] * secondary[1]
+        if MsacOrder(order) is MsacOrder.PRIMARY_FIRST:  # P[:-1] + S[:-1] + P[-1:], P with its thumbnail
+            return n_primary + (n_primary > 1) + (n_secondary if n_secondary > 1 else 0)
+        return n_secondary + (n_secondary > 1) + (n_primary if n_primary > 1 else 0)

@@ -9,7 +9,9 @@ Family options (`--model-option key=value`, or a task's `family_options`):
 
 - `padding_aware_positions` (default false): false reproduces upstream exactly (RoPE/NTK/logn on raw
   indices of the left-padded batch, so answers depend slightly on batch composition); true makes every
-  row's positions and NTK alpha its own, so answers do not depend on the batch. See `qwen.py`.
+  row's positions and NTK alpha its own, so answers do not depend on the batch. See `qwen.py`. It also
+  decides the batches: false keeps upstream's dataset-order batches (the paper's numbers need the same
+  batches); true lets the runner sort samples by prompt length (`MonkeyAdapter.cost`, runner/schedule.py).
 """
 
 from __future__ import annotations
@@ -285,6 +287,24 @@ class MonkeyAdapter(ModelAdapter):
             "padding_aware_positions": self.padding_aware_positions,
             "family_options": dict(self.options.family_options),
         }
+
+    def cost(self, sample: Sample, prompt: str) -> int | None:
+        """None in the default parity mode; with `padding_aware_positions`, the prompt's ids (its `<img>` span
+        holds the image's tokens, a fixed count per family), read from the prompt alone.
+
+        Parity mode (`padding_aware_positions` false) applies RoPE/NTK/logn on the raw indices of the
+        left-padded batch, as upstream does, so an answer depends on which samples share its batch; upstream
+        batches in dataset order, and reproducing the paper's numbers needs those same batches, so the runner
+        must not sort. With padding-aware positions each row's answer is its own and sorting is safe. A prompt
+        the tokenizer refuses costs 0 (its worker records the error).
+        """
+        del sample
+        if not self.padding_aware_positions:
+            return None
+        try:
+            return len(self.tokenizer.encode(prompt))
+        except (ValueError, TypeError):  # the errors upstream's tokenizer raises for a bad span
+            return 0
 
 
 class TextMonkeyAdapter(MonkeyAdapter):
