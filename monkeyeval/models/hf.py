@@ -33,9 +33,11 @@ from monkeyeval.models.base import (
 from monkeyeval.models.dtypes import resolve_dtype as resolve_dtype_named
 from monkeyeval.models.hf_processors import (
     HFAdapterError,
+    HFRow,
     HFSample,
     batch_features,
     chat_text,
+    collated_features,
     load_processor,
     prompt_lengths,
 )
@@ -63,7 +65,8 @@ SAMPLING_SETTINGS = ("temperature", "top_p", "top_k", "min_p", "typical_p")  # i
 
 @dataclass
 class HFPreprocessor:
-    """Worker-side step: decode the image and apply the chat template (the processor runs once per batch).
+    """Worker-side steps: per sample, decode the image and apply the chat template; per batch (`collate`),
+    the one processor call, so resizing, normalising and padding stay out of the main process too.
 
     `check_processor` (the dry run) also runs the processor on the sample, so a template or image the
     processor refuses is found without loading weights.
@@ -83,6 +86,11 @@ class HFPreprocessor:
         if self.check_processor:
             batch_features(self.processor, [ready])
         return ready
+
+    def collate(self, samples: list[HFSample]) -> list[HFRow]:
+        """The batch's processor call (left padding), as a bare loop makes it; each sample becomes its row."""
+        features = batch_features(self.processor, samples)
+        return [HFRow(sample, features, row) for row, sample in enumerate(samples)]
 
 
 def count_new_tokens(row: list[int], eos_ids: set[int], max_new_tokens: int) -> tuple[int, bool]:
@@ -233,6 +241,12 @@ class HFAdapter(ModelAdapter):
         """The chat-templated text (before the processor expands the image placeholder)."""
         return chat_text(self.processor, prompt)
 
+    def input_tokens(self, payload: Any) -> int | None:
+        """A collated row's prompt length (image tokens included, padding not); None before the batch step."""
+        if isinstance(payload, HFRow):
+            return prompt_lengths(payload.features)[payload.row]
+        return None
+
     def context_length(self) -> int | None:
         """The language model's `max_position_embeddings` (text_config's for composite configs)."""
         config = self.model.config
@@ -242,9 +256,13 @@ class HFAdapter(ModelAdapter):
 
     @torch.inference_mode()
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
-        """One processor call and one greedy `generate` for the batch; prompts over the limit refused."""
-        samples = [item.payload for item in batch]
-        features = batch_features(self.processor, samples)
+        """One processor call (the worker's, when the batch arrives as it was collated) and one greedy
+        `generate` for the batch; prompts over the limit refused."""
+        payloads = [item.payload for item in batch]
+        samples = [payload.sample if isinstance(payload, HFRow) else payload for payload in payloads]
+        features = collated_features(payloads)
+        if features is None:
+            features = batch_features(self.processor, samples)
         limit, source = input_limit(self.context_length(), settings)
         refused = {
             i: too_long_error(n, limit, source)

@@ -38,6 +38,27 @@ class HFSample:
     text: str
 
 
+@dataclass(frozen=True)
+class HFRow:
+    """A sample after the worker's batch step: row `row` of `features`, the one processor call of its batch
+    (every row of the batch holds the same dict, so it travels from the worker once)."""
+
+    sample: HFSample  # kept: a batch the runner trims or splits is processed again from its samples
+    features: dict[str, torch.Tensor]
+    row: int
+
+
+def collated_features(payloads: Sequence[Any]) -> dict[str, torch.Tensor] | None:
+    """The features the worker built for exactly these rows, in order; None when they must be built again
+    (uncollated samples, or a batch trimmed or split after its batch step)."""
+    if not payloads or not all(isinstance(payload, HFRow) for payload in payloads):
+        return None
+    features = payloads[0].features
+    whole = int(features["input_ids"].shape[0]) == len(payloads)
+    in_order = all(p.features is features and p.row == k for k, p in enumerate(payloads))
+    return features if whole and in_order else None
+
+
 def chat_text(processor: Any, prompt: str) -> str:
     """The processor's chat template applied to one user turn: one image, then the prompt text."""
     if not getattr(processor, "chat_template", None):

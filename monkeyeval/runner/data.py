@@ -59,6 +59,27 @@ def prepare(item: WorkItem, preprocess: Callable[[Sample, str], Any]) -> Prepare
         return Prepared(item, error=describe_preprocess_error(item.sample, exc))
 
 
+def prepare_batch(items: Sequence[WorkItem], preprocess: Callable[[Sample, str], Any]) -> list[Prepared]:
+    """Each item `prepare`d, then the preprocessor's optional batch step, `collate(payloads) -> payloads`,
+    over the items that succeeded (the hf family runs its processor there, in the worker).
+
+    A batch step that raises leaves the payloads as they were: the adapter's `generate` then meets the same
+    failure on the uncollated payloads and records it per sample, as it did before any batch step ran.
+    """
+    batch = [prepare(item, preprocess) for item in items]
+    collate = getattr(preprocess, "collate", None)
+    ready = [k for k, prepared in enumerate(batch) if prepared.error is None]
+    if collate is None or not ready:
+        return batch
+    try:
+        payloads = collate([batch[k].payload for k in ready])
+    except Exception:
+        return batch
+    for k, payload in zip(ready, payloads, strict=True):
+        batch[k] = Prepared(batch[k].item, payload)
+    return batch
+
+
 class BatchDataset:
     """Map-style dataset for torch's DataLoader: batch b -> its Prepared items (prepared in a worker)."""
 
@@ -72,7 +93,7 @@ class BatchDataset:
         return len(self.batches)
 
     def __getitem__(self, position: int) -> list[Prepared]:
-        return [prepare(item, self.preprocess) for item in self.batches[position]]
+        return prepare_batch(self.batches[position], self.preprocess)
 
 
 @dataclass(frozen=True)
@@ -247,7 +268,7 @@ def iterate_planned(
     order = order if order is not None else BatchOrder(len(batches))
     if num_workers <= 0:
         for position in order.positions():
-            yield [prepare(item, preprocess) for item in batches[position]]
+            yield prepare_batch(batches[position], preprocess)
             order.delivered += 1
         return
     while True:

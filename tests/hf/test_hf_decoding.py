@@ -15,7 +15,8 @@ from monkeyeval.cli.app import build_app
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelInput
 from monkeyeval.models.hf import HFAdapter, greedy_generation_config
-from monkeyeval.runner.data import default_num_workers
+from monkeyeval.models.hf_processors import HFRow, batch_features, collated_features
+from monkeyeval.runner.data import WorkItem, default_num_workers, iterate_batches
 
 DEMO_DATA = REPO_ROOT / "tasks" / "demo"
 
@@ -126,3 +127,40 @@ def test_default_workers_follow_the_device_and_the_cores(
     device: str, cores: int, ranks: int, workers: int
 ) -> None:
     assert default_num_workers(device, cores, ranks) == workers
+
+
+def test_a_collated_batch_answers_as_the_uncollated_one_and_a_trimmed_one_is_rebuilt(demo: HFAdapter) -> None:
+    inputs = demo_inputs(demo, 4)
+    settings = DecodeSettings(max_new_tokens=12)
+    rows = demo.preprocessor().collate([item.payload for item in inputs])  # type: ignore[attr-defined]
+    collated = [ModelInput(item.sample, item.prompt, row) for item, row in zip(inputs, rows, strict=True)]
+    assert all(row.features is rows[0].features for row in rows)
+    assert collated_features([row for row in rows]) is rows[0].features
+    assert demo.generate(collated, settings) == demo.generate(inputs, settings)
+    trimmed = [collated[0], collated[2]]  # what a batch with a refused sample or a split one looks like
+    assert collated_features([item.payload for item in trimmed]) is None
+    assert demo.generate(trimmed, settings) == demo.generate([inputs[0], inputs[2]], settings)
+    assert collated_features([rows[1], rows[0], rows[2], rows[3]]) is None
+
+
+def test_a_collated_row_knows_its_prompt_tokens(demo: HFAdapter) -> None:
+    inputs = demo_inputs(demo, 3)
+    rows = demo.preprocessor().collate([item.payload for item in inputs])  # type: ignore[attr-defined]
+    for item, row in zip(inputs, rows, strict=True):
+        alone = demo.processor(images=[[item.payload.image]], text=[item.payload.text], return_tensors="pt")
+        assert demo.input_tokens(row) == alone["input_ids"].shape[1]
+    assert demo.input_tokens(inputs[0].payload) is None  # before the batch step nothing is known
+
+
+def test_a_worker_runs_the_processor_and_sends_one_feature_dict_per_batch(demo: HFAdapter) -> None:
+    inputs = demo_inputs(demo, 5)
+    items = [WorkItem(item.sample, item.prompt, demo.model_input_text(item.prompt)) for item in inputs]
+    batches = list(iterate_batches(items, demo.preprocessor(), batch_size=3, num_workers=1))
+    assert [len(batch) for batch in batches] == [3, 2]
+    for batch in batches:
+        rows = [prepared.payload for prepared in batch]
+        assert all(isinstance(row, HFRow) and row.features is rows[0].features for row in rows)
+        assert [row.row for row in rows] == list(range(len(rows)))
+        built = batch_features(demo.processor, [row.sample for row in rows])
+        assert built.keys() == rows[0].features.keys()
+        assert all(torch.equal(built[key], rows[0].features[key]) for key in built)
