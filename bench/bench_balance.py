@@ -40,8 +40,8 @@ from monkeyeval.core.types import Sample
 from monkeyeval.models.minimonkey.adapter import MiniMonkeyAdapter
 from monkeyeval.models.minimonkey.msac import TILE_BUDGETS, MsacOrder
 from monkeyeval.runner.claims import ClaimPool
-from monkeyeval.runner.data import BatchOrder, WorkItem
-from monkeyeval.runner.schedule import cut, plan_batches
+from monkeyeval.runner.data import BatchOrder, WorkItem, cut
+from monkeyeval.runner.schedule import plan_batches
 from monkeyeval.runner.sharding import contiguous_shard
 
 TOKENS_PER_TILE = 256

@@ -12,12 +12,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from monkeyeval.core.errors import BadValue
 from monkeyeval.core.images import require_regular_file
 from monkeyeval.core.lifeline import die_with_parent
 from monkeyeval.core.types import Sample
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -242,10 +244,14 @@ def iterate_batches(
     timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S,
 ) -> Iterator[list[Prepared]]:
     """Batches of `batch_size` prepared items in the given order (see `iterate_planned`)."""
+    yield from iterate_planned(cut(items, batch_size), preprocess, num_workers, timeout_s)
+
+
+def cut(items: Sequence[T], batch_size: int) -> list[list[T]]:
+    """Consecutive batches of `batch_size` items (the last one may be shorter)."""
     if batch_size < 1:
         raise BadValue(f"--batch-size must be at least 1, got {batch_size}")
-    batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
-    yield from iterate_planned(batches, preprocess, num_workers, timeout_s)
+    return [list(items[start : start + batch_size]) for start in range(0, len(items), batch_size)]
 
 
 def iterate_planned(

@@ -11,13 +11,9 @@ deterministic: each rank forms the same batch list from the broadcast plan.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
-from monkeyeval.core.errors import BadValue
 from monkeyeval.models.base import ModelAdapter
-from monkeyeval.runner.data import WorkItem
-
-T = TypeVar("T")
+from monkeyeval.runner.data import WorkItem, cut
 
 
 def estimate_costs(adapter: ModelAdapter, items: Sequence[WorkItem]) -> list[int] | None:
@@ -39,13 +35,6 @@ def ordered(items: Sequence[WorkItem], costs: Sequence[int] | None) -> list[Work
         raise ValueError(f"{len(costs)} costs for {len(items)} items")
     rank = sorted(range(len(items)), key=lambda k: (-costs[k], items[k].sample.index))
     return [items[k] for k in rank]
-
-
-def cut(items: Sequence[T], batch_size: int) -> list[list[T]]:
-    """Consecutive batches of `batch_size` items (the last one may be shorter)."""
-    if batch_size < 1:
-        raise BadValue(f"--batch-size must be at least 1, got {batch_size}")
-    return [list(items[start : start + batch_size]) for start in range(0, len(items), batch_size)]
 
 
 def plan_batches(

@@ -19,7 +19,7 @@ from monkeyeval.core.errors import RunFailure
 from monkeyeval.core.types import PredictionRecord
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.runner import autobatch, claims, schedule
-from monkeyeval.runner.data import BatchOrder, WorkItem, iterate_planned, worker_count
+from monkeyeval.runner.data import BatchOrder, WorkItem, cut, iterate_planned, worker_count
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.engine import generate_batch
 from monkeyeval.runner.parts import PartAppender, PartId, done_marker, mark_done, part_path, write_meta
@@ -57,7 +57,7 @@ class ShareRun:
     def generate(self, batches: Iterator[list[Any]], size: int) -> Iterator[list[PredictionRecord]]:
         """Records of each prepared batch, generated in pieces of at most `size` samples."""
         for prepared in batches:
-            for piece in schedule.cut(prepared, size):
+            for piece in cut(prepared, size):
                 yield generate_batch(self.adapter, piece, self.settings, meter=self.meter)
 
     def search(self, items: list[WorkItem]) -> autobatch.AutoBatch:
@@ -109,7 +109,7 @@ def predict_share(
     ordered = schedule.ordered(work, schedule.estimate_costs(adapter, work))
     size = request.batch_size
     claim_size = plan.claim_size or (size if isinstance(size, int) else autobatch.AUTO_START)
-    planned = schedule.cut(ordered, claim_size)  # identical on every rank
+    planned = cut(ordered, claim_size)  # identical on every rank
     pool = claims.pool_for(run_dir, plan.attempt, ctx, shard, len(planned))
     if pool is None:
         batches = _all_batches(run, ordered)
@@ -138,7 +138,7 @@ def _all_batches(run: ShareRun, items: list[WorkItem]) -> Iterator[list[Predicti
     if not isinstance(size, int):
         found = run.search(items)
         size, first = found.size, [found.records]
-    rest = schedule.cut(items[sum(len(records) for records in first) :], size)
+    rest = cut(items[sum(len(records) for records in first) :], size)
     timeout = run.request.preprocess_timeout_s
     prepared = iterate_planned(rest, run.adapter.preprocessor(), run.workers, timeout)
     yield from itertools.chain(first, run.generate(prepared, size))

@@ -9,8 +9,8 @@ import pytest
 
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import LoadOptions
-from monkeyeval.runner.data import WorkItem
-from monkeyeval.runner.schedule import cut, estimate_costs, ordered, plan_batches
+from monkeyeval.runner.data import WorkItem, cut
+from monkeyeval.runner.schedule import estimate_costs, ordered, plan_batches
 from runner.costed_adapter import SPEC as COSTED
 from runner.costed_adapter import CostedFakeAdapter, fake_cost
 from runner.support import TinyTask
