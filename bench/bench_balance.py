@@ -19,10 +19,10 @@ longest), over all batches.
 
 Old scheme: each rank a static contiguous slice of the todo list (`sharding.contiguous_shard`), batched in
 dataset order. New scheme: the REAL `schedule.plan_batches` (costs from the same tile rule) and the REAL claim
-walk (`claims.ClaimPool` files in a temp folder through `data.BatchOrder`), on an event clock where each rank
-holds `--lookahead` claimed batches (DataLoader workers x prefetch 1, plus the batch generating) and claims
-the next when it finishes one. Tail = last rank's finish - first rank's finish, in mean batch times of that
-scheme. Targets: padding waste <= 10 %, tail <= 1 batch time.
+walk (`claims.ClaimPool` files in a temp folder through `workers.BatchOrder`), on an event clock where each
+rank holds `--lookahead` claimed batches (DataLoader workers x prefetch 1, plus the batch generating) and
+claims the next when it finishes one. Tail = last rank's finish - first rank's finish, in mean batch times of
+that scheme. Targets: padding waste <= 10 %, tail <= 1 batch time.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from monkeyeval.core.types import Sample
 from monkeyeval.models.minimonkey.adapter import MiniMonkeyAdapter
 from monkeyeval.models.minimonkey.msac import TILE_BUDGETS, MsacOrder
 from monkeyeval.runner.claims import ClaimPool
-from monkeyeval.runner.data import BatchOrder, WorkItem, cut
+from monkeyeval.runner.data import WorkItem, cut
 from monkeyeval.runner.schedule import plan_batches
 from monkeyeval.runner.sharding import contiguous_shard
+from monkeyeval.runner.workers import BatchOrder
 
 TOKENS_PER_TILE = 256
 PREFILL_S_PER_TOKEN = 1 / 40_000

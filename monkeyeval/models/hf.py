@@ -90,7 +90,7 @@ class HFPreprocessor:
     def collate(self, samples: list[HFSample]) -> list[HFRow]:
         """The batch's processor call (left padding), as a bare loop makes it; each sample becomes its row."""
         features = batch_features(self.processor, samples)
-        return [HFRow(sample, features, row) for row, sample in enumerate(samples)]
+        return [HFRow(features, row) for row in range(len(samples))]
 
 
 def count_new_tokens(row: list[int], eos_ids: set[int], max_new_tokens: int) -> tuple[int, bool]:
@@ -258,10 +258,10 @@ class HFAdapter(ModelAdapter):
     def generate(self, batch: Sequence[ModelInput], settings: DecodeSettings) -> list[Generation]:
         """One processor call (the worker's, when the batch arrives as it was collated) and one greedy
         `generate` for the batch; prompts over the limit refused."""
-        payloads = [item.payload for item in batch]
-        samples = [payload.sample if isinstance(payload, HFRow) else payload for payload in payloads]
-        features = collated_features(payloads)
+        features = collated_features([item.payload for item in batch])
+        samples: list[HFSample] | None = None
         if features is None:
+            samples = self._samples(batch)
             features = batch_features(self.processor, samples)
         limit, source = input_limit(self.context_length(), settings)
         refused = {
@@ -270,6 +270,7 @@ class HFAdapter(ModelAdapter):
             if limit is not None and n > limit
         }
         if refused:  # rebuild the batch without them (rare: the runner bounds most prompts beforehand)
+            samples = samples if samples is not None else self._samples(batch)
             kept = [sample for i, sample in enumerate(samples) if i not in refused]
             answers = iter(self._generate(batch_features(self.processor, kept), settings) if kept else [])
             return [
@@ -277,6 +278,15 @@ class HFAdapter(ModelAdapter):
                 for i in range(len(samples))
             ]
         return self._generate(features, settings)
+
+    def _samples(self, batch: Sequence[ModelInput]) -> list[HFSample]:
+        """The batch's samples before the batch step: a collated row is prepared again from its sample
+        (only for a batch the runner trimmed or split, so image decoding stays in the workers)."""
+        again = self.preprocessor()
+        return [
+            item.payload if isinstance(item.payload, HFSample) else again(item.sample, item.prompt)
+            for item in batch
+        ]
 
     def _generate(self, features: dict[str, torch.Tensor], settings: DecodeSettings) -> list[Generation]:
         device = self.model.device

@@ -41,9 +41,9 @@ class HFSample:
 @dataclass(frozen=True)
 class HFRow:
     """A sample after the worker's batch step: row `row` of `features`, the one processor call of its batch
-    (every row of the batch holds the same dict, so it travels from the worker once)."""
+    (every row of the batch holds the same dict, so it travels from the worker once). The decoded image
+    stays in the worker: a batch the runner trims or splits is prepared again from its samples."""
 
-    sample: HFSample  # kept: a batch the runner trims or splits is processed again from its samples
     features: dict[str, torch.Tensor]
     row: int
 

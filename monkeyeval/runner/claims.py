@@ -4,7 +4,7 @@ Every rank forms the same batch list from the broadcast plan (runner/schedule.py
 walks it in order: it runs batch k once it has created `parts/claims-attemptNNNN/batch-kkkkkk`
 exclusively (its rank inside, the file hard-linked into place so that it never appears empty; the file and
 the folder fsynced), and skips a batch another rank created first. A rank claims its next batch only when
-its loader has room for one (runner/data.py `BatchOrder`: at most num_workers + 1 claimed batches held), so
+its loader has room for one (runner/workers.py `BatchOrder`: at most num_workers + 1 claimed batches held), so
 the ranks finish within about one batch of each other, and the last batches, the cheapest, even that out.
 
 Crash safety needs nothing new: records carry their dataset index, the next attempt's plan recomputes what

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from monkeyeval.core.types import Generation, PredictionRecord, Sample
@@ -20,7 +21,8 @@ from monkeyeval.models.base import (
     input_limit,
     too_long_error,
 )
-from monkeyeval.runner.data import DEFAULT_PREPROCESS_TIMEOUT_S, Prepared, WorkItem, iterate_batches
+from monkeyeval.runner.data import DEFAULT_PREPROCESS_TIMEOUT_S, Prepared, WorkItem, cut
+from monkeyeval.runner.workers import BatchPreparer
 
 if TYPE_CHECKING:
     from monkeyeval.runner.throughput import ThroughputMeter
@@ -150,9 +152,13 @@ def predict(
     preprocess: Callable[[Sample, str], Any] | None = None,
     preprocess_timeout_s: float = DEFAULT_PREPROCESS_TIMEOUT_S,
     meter: ThroughputMeter | None = None,
+    preparer: BatchPreparer | None = None,
 ) -> Iterator[list[PredictionRecord]]:
     """Yield one list of records per batch, in item order (the caller appends each to its part file);
-    `meter` (optional) counts every batch (see `generate_batch`)."""
+    `meter` (optional) counts every batch (see `generate_batch`). A `preparer` (its workers kept from an
+    earlier loop) replaces `num_workers` and `preprocess_timeout_s`."""
     step = preprocess if preprocess is not None else adapter.preprocessor()
-    for batch in iterate_batches(items, step, batch_size, num_workers, preprocess_timeout_s):
-        yield generate_batch(adapter, batch, settings, meter=meter)
+    context = BatchPreparer(num_workers, preprocess_timeout_s) if preparer is None else nullcontext(preparer)
+    with context as used:
+        for batch in used.batches(cut(items, batch_size), step):
+            yield generate_batch(adapter, batch, settings, meter=meter)

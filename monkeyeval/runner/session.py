@@ -20,6 +20,7 @@ from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.results import layout
 from monkeyeval.runner import plan as planning
+from monkeyeval.runner.data import worker_count
 from monkeyeval.runner.distributed import (
     DistContext,
     broadcast_from_main,
@@ -42,6 +43,7 @@ from monkeyeval.runner.request import (
 )
 from monkeyeval.runner.resume import move_aside
 from monkeyeval.runner.share import predict_share, wait_for_ranks
+from monkeyeval.runner.workers import BatchPreparer
 from monkeyeval.tasks.config import TaskConfig
 from monkeyeval.tasks.datacheck import refuse_missing_files
 from monkeyeval.tasks.dataset import DatasetLoad, load_samples
@@ -92,9 +94,16 @@ class RunSession:
         try:
             with startup_collection_paused():
                 adapter = self.load(resolved)
-            return [self.run_task(task, adapter, resolved) for task in resolved.tasks]
+            with self.preparer_for(resolved) as preparer:
+                return [self.run_task(task, adapter, resolved, preparer) for task in resolved.tasks]
         finally:
             shutdown(self.ctx)
+
+    def preparer_for(self, resolved: Resolved) -> BatchPreparer:
+        """The image workers of this process, kept from task to task while the model's preprocessing stays
+        the same (`--num-workers`, else the device's default)."""
+        workers = worker_count(self.request.num_workers, resolved.options.device, self.ctx.local_world_size)
+        return BatchPreparer(workers, self.request.preprocess_timeout_s)
 
     def load_for_single_task(self) -> LoadedTask:
         """Model + work items of the request's single task, in this process (check-invariance, bench)."""
@@ -124,7 +133,9 @@ class RunSession:
                 self.say(f"[yellow]{escape(message)}[/yellow]")
         return self._datasets[task.name]
 
-    def run_task(self, task: TaskConfig, adapter: ModelAdapter, resolved: Resolved) -> TaskOutcome:
+    def run_task(
+        self, task: TaskConfig, adapter: ModelAdapter, resolved: Resolved, preparer: BatchPreparer
+    ) -> TaskOutcome:
         """Predict this process's share of `task`, then merge when this process is the one to do it."""
         request, ctx = self.request, self.ctx
         samples = self.dataset(task).samples
@@ -140,7 +151,9 @@ class RunSession:
             mine = [work.items[i] for i in planning.share_of(plan, len(samples), ctx, request.shard)]
             settings = DecodeSettings(work.max_new_tokens, max_input_tokens=request.max_input_tokens)
             device = resolved.options.device
-            predict_share(run_dir, task.name, adapter, mine, settings, plan, request, ctx, device, self.say)
+            predict_share(
+                run_dir, task.name, adapter, mine, settings, plan, request, ctx, preparer, device, self.say
+            )
             return self.finish(run_dir, task, samples, plan)
         finally:
             lock.release()  # a no-op where this process does not hold it

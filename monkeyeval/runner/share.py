@@ -19,7 +19,7 @@ from monkeyeval.core.errors import RunFailure
 from monkeyeval.core.types import PredictionRecord
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.runner import autobatch, claims, schedule
-from monkeyeval.runner.data import BatchOrder, WorkItem, cut, iterate_planned, worker_count
+from monkeyeval.runner.data import WorkItem, cut
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.engine import generate_batch
 from monkeyeval.runner.parts import PartAppender, PartId, done_marker, mark_done, part_path, write_meta
@@ -27,6 +27,7 @@ from monkeyeval.runner.plan import Plan, part_id_for, ranks_with_work
 from monkeyeval.runner.progress import Progress
 from monkeyeval.runner.request import RunRequest
 from monkeyeval.runner.throughput import ThroughputMeter
+from monkeyeval.runner.workers import BatchOrder, BatchPreparer
 
 WAIT_NOTE_EVERY_S = 60
 
@@ -42,7 +43,7 @@ class ShareRun:
     part: Path
     meta: dict[str, Any]
     device: str
-    workers: int  # DataLoader workers preparing images
+    preparer: BatchPreparer  # DataLoader workers preparing images, kept across the run's tasks
     label: str
     say: Callable[[str], None] | None
     meter: ThroughputMeter
@@ -80,6 +81,7 @@ def predict_share(
     plan: Plan,
     request: RunRequest,
     ctx: DistContext,
+    preparer: BatchPreparer,
     device: str = "cpu",
     say: Callable[[str], None] | None = None,
 ) -> None:
@@ -103,9 +105,8 @@ def predict_share(
     }
     if ctx.world_size > 1:
         label = f"{label} (rank 0 of {ctx.world_size})"
-    workers = worker_count(request.num_workers, device, ctx.local_world_size)
     meter = ThroughputMeter(device=device)
-    run = ShareRun(adapter, settings, request, run_dir, path, meta, device, workers, label, say, meter)
+    run = ShareRun(adapter, settings, request, run_dir, path, meta, device, preparer, label, say, meter)
     ordered = schedule.ordered(work, schedule.estimate_costs(adapter, work))
     size = request.batch_size
     claim_size = plan.claim_size or (size if isinstance(size, int) else autobatch.AUTO_START)
@@ -139,8 +140,7 @@ def _all_batches(run: ShareRun, items: list[WorkItem]) -> Iterator[list[Predicti
         found = run.search(items)
         size, first = found.size, [found.records]
     rest = cut(items[sum(len(records) for records in first) :], size)
-    timeout = run.request.preprocess_timeout_s
-    prepared = iterate_planned(rest, run.adapter.preprocessor(), run.workers, timeout)
+    prepared = run.preparer.batches(rest, run.adapter.preprocessor())
     yield from itertools.chain(first, run.generate(prepared, size))
 
 
@@ -158,8 +158,7 @@ def _claimed_batches(
         size, planned[position] = found.size, planned[position][len(found.records) :]
         if not planned[position]:
             order.delivered += 1
-    timeout = run.request.preprocess_timeout_s
-    prepared = iterate_planned(planned, run.adapter.preprocessor(), run.workers, timeout, order)
+    prepared = run.preparer.batches(planned, run.adapter.preprocessor(), order)
     yield from run.generate(prepared, size)
 
 

@@ -16,7 +16,8 @@ from monkeyeval.core.types import Sample
 from monkeyeval.models.base import DecodeSettings, LoadOptions, ModelInput
 from monkeyeval.models.hf import HFAdapter, greedy_generation_config
 from monkeyeval.models.hf_processors import HFRow, batch_features, collated_features
-from monkeyeval.runner.data import WorkItem, default_num_workers, iterate_batches
+from monkeyeval.runner.data import WorkItem, default_num_workers
+from monkeyeval.runner.workers import iterate_batches
 
 DEMO_DATA = REPO_ROOT / "tasks" / "demo"
 
@@ -161,6 +162,7 @@ def test_a_worker_runs_the_processor_and_sends_one_feature_dict_per_batch(demo: 
         rows = [prepared.payload for prepared in batch]
         assert all(isinstance(row, HFRow) and row.features is rows[0].features for row in rows)
         assert [row.row for row in rows] == list(range(len(rows)))
-        built = batch_features(demo.processor, [row.sample for row in rows])
+        again = demo.preprocessor()
+        built = batch_features(demo.processor, [again(p.item.sample, p.item.prompt) for p in batch])
         assert built.keys() == rows[0].features.keys()
         assert all(torch.equal(built[key], rows[0].features[key]) for key in built)

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from monkeyeval.core.types import Sample
-from monkeyeval.runner.data import WorkItem, iterate_batches, prepare_batch
+from monkeyeval.runner.data import WorkItem, prepare_batch
+from monkeyeval.runner.workers import iterate_batches
 
 
 def item(index: int, error: str | None = None) -> WorkItem:

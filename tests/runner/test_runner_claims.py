@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from monkeyeval.runner.claims import ClaimPool, claimed_by, claims_dir, pool_for
-from monkeyeval.runner.data import BatchOrder
+from monkeyeval.runner.data import worker_count
 from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.parts import PartId, done_marker, part_path, read_part_records, write_meta
 from monkeyeval.runner.plan import Plan, ranks_with_work, share_of
@@ -25,6 +25,7 @@ from monkeyeval.runner.request import LoadedTask, RunRequest
 from monkeyeval.runner.session import RunSession
 from monkeyeval.runner.sharding import ShardSpec
 from monkeyeval.runner.share import predict_share, wait_for_ranks
+from monkeyeval.runner.workers import BatchOrder, BatchPreparer
 from runner.costed_adapter import SPEC as COSTED
 from runner.costed_adapter import fake_cost
 from runner.fake_adapter import SPEC as FAKE
@@ -126,7 +127,8 @@ def loaded(task: TinyTask, ckpt: Path, results: Path, family: str, **options: ob
 
 def predict_as(rank: int, job: LoadedTask, run_dir: Path, plan: Plan, request: RunRequest) -> None:
     ctx = DistContext(rank=rank, world_size=2, launched=True)
-    predict_share(run_dir, "tiny", job.adapter, job.items, job.settings, plan, request, ctx)
+    with BatchPreparer(worker_count(request.num_workers, "cpu")) as preparer:
+        predict_share(run_dir, "tiny", job.adapter, job.items, job.settings, plan, request, ctx, preparer)
 
 
 def request_of(job_results: Path, **changes: object) -> RunRequest:

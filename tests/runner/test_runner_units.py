@@ -6,6 +6,7 @@ import io
 import json
 import pickle
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,31 @@ def test_worker_tensor_transport_round_trips():
     assert torch.equal(back["ids"], payload["ids"])
     assert back["pixels"].dtype == torch.bfloat16 and torch.equal(back["pixels"], payload["pixels"])
     assert back["nested"][0].dtype == torch.float16 and back["nested"][1:] == ["text", 7]
+
+
+@dataclass(frozen=True)
+class _Row:
+    features: dict[str, Any]
+    row: int
+
+
+def test_worker_transport_keeps_large_tensors_for_shared_memory_and_shared_objects_shared():
+    from monkeyeval.runner.data import SHARED_MEMORY_MIN_BYTES, PackedTensor, pack_tensors, unpack_tensors
+
+    large = torch.zeros(SHARED_MEMORY_MIN_BYTES // 2, dtype=torch.bfloat16)  # exactly the threshold
+    small = torch.arange(SHARED_MEMORY_MIN_BYTES // 8 - 1)  # one int64 under it
+    features = {"large": large, "small": small}
+    rows = [_Row(features, 0), _Row(features, 1)]
+    memo: dict[int, Any] = {}
+    packed = [pack_tensors(row, memo) for row in rows]
+    assert isinstance(packed[0].features["large"], torch.Tensor)  # torch's shared-memory transport
+    assert isinstance(packed[0].features["small"], PackedTensor)
+    assert packed[0].features is packed[1].features and [row.row for row in packed] == [0, 1]
+    received = pickle.loads(pickle.dumps(packed))
+    memo = {}
+    back = [unpack_tensors(row, memo) for row in received]
+    assert back[0].features is back[1].features and isinstance(back[0], _Row)
+    assert torch.equal(back[0].features["small"], small) and torch.equal(back[1].features["large"], large)
 
 
 def test_entry_point_adapters_are_registered_but_cannot_shadow_builtins(monkeypatch: pytest.MonkeyPatch):

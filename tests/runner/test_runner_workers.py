@@ -1,0 +1,120 @@
+"""Workers kept from loop to loop (runner/workers.py `BatchPreparer`): reused, replaced, stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+
+import pytest
+
+from monkeyeval.core.types import Sample
+from monkeyeval.runner.data import WorkItem, cut
+from monkeyeval.runner.workers import BatchOrder, BatchPreparer
+
+
+def items(n: int) -> list[WorkItem]:
+    samples = [Sample(k, f"q{k}", "?", ["x"], "i.png", image_path=None) for k in range(n)]
+    return [WorkItem(sample, f"prompt {sample.index}", f"text {sample.index}") for sample in samples]
+
+
+@dataclass(frozen=True)
+class WorkerPid:
+    """Payload: the pid of the process that prepared the sample (and this step's label)."""
+
+    label: str = "a"
+    kill_on: str | None = None  # a prompt whose preparation kills its worker
+
+    def __call__(self, sample: Sample, prompt: str) -> tuple[int, str, str]:
+        if prompt == self.kill_on:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return os.getpid(), self.label, prompt
+
+
+def worker_pids(preparer: BatchPreparer, step: WorkerPid, n: int = 6, **order: int) -> set[int]:
+    """The pids that prepared a loop over `n` items in batches of 2 (every batch read to its end)."""
+    batches = cut(items(n), 2)
+    loop = preparer.batches(batches, step, BatchOrder(len(batches)) if order else None)
+    return {prepared.payload[0] for batch in loop for prepared in batch if prepared.error is None}
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_loop_with_an_equal_preprocessor_reuses_the_workers_and_close_stops_them() -> None:
+    with BatchPreparer(2) as preparer:
+        first = worker_pids(preparer, WorkerPid("a"))
+        again = worker_pids(preparer, WorkerPid("a"))  # equal, not the same object
+        assert again == first and os.getpid() not in first and len(first) == 2
+        other = worker_pids(preparer, WorkerPid("b"))  # other options: other workers
+        assert other.isdisjoint(first) and all(gone(pid) for pid in first)
+    assert all(gone(pid) for pid in other)
+
+
+def test_answers_come_back_in_order_with_their_own_items() -> None:
+    with BatchPreparer(2) as preparer:
+        for _ in range(2):
+            batches = list(preparer.batches(cut(items(7), 3), WorkerPid()))
+            assert [[p.item.prompt for p in batch] for batch in batches] == [
+                ["prompt 0", "prompt 1", "prompt 2"],
+                ["prompt 3", "prompt 4", "prompt 5"],
+                ["prompt 6"],
+            ]
+            assert all(p.payload[2] == p.item.prompt for batch in batches for p in batch)
+
+
+def test_a_loop_left_early_stops_its_workers_and_the_next_loop_starts_fresh_ones() -> None:
+    with BatchPreparer(1) as preparer:
+        loop = preparer.batches(cut(items(8), 2), WorkerPid())
+        first = next(loop)[0].payload[0]
+        loop.close()  # the consumer stopped (an error in generate, say)
+        assert gone(first)
+        assert first not in worker_pids(preparer, WorkerPid())
+
+
+def test_a_worker_killed_in_a_kept_pool_errors_its_batch_and_later_loops_run() -> None:
+    killer = WorkerPid(kill_on="prompt 2")
+    with BatchPreparer(1, timeout_s=60) as preparer:
+        worker_pids(preparer, killer, n=2)  # the workers start, and are kept
+        batches = list(preparer.batches(cut(items(6), 2), killer))
+        errors = [[p.error is not None for p in batch] for batch in batches]
+        assert errors == [[False, False], [True, True], [False, False]]
+        assert "a worker preparing this batch died or hung" in (batches[1][0].error or "")
+        assert len(worker_pids(preparer, killer, n=2)) == 1  # fresh workers serve the next loop
+
+
+class ListClaimer:
+    """Hands out batch positions in a fixed order (what claim files would do)."""
+
+    def __init__(self, positions: list[int]) -> None:
+        self.free, self.taken = list(positions), []
+
+    def next_free(self) -> int | None:
+        if not self.free:
+            return None
+        self.taken.append(self.free.pop(0))
+        return self.taken[-1]
+
+    def mine(self) -> list[int]:
+        return list(self.taken)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_claiming_order_picks_the_batches_and_no_workers_means_inline(workers: int) -> None:
+    batches = cut(items(6), 2)
+    claimer = ListClaimer([2, 0, 1])
+    with BatchPreparer(workers) as preparer:
+        loop = preparer.batches(batches, WorkerPid(), BatchOrder(len(batches), claimer))
+        first = next(loop)
+        held = len(claimer.taken)  # claimed while the first batch is with the consumer
+        rest = list(loop)
+        pids = {p.payload[0] for batch in preparer.batches(batches, WorkerPid()) for p in batch}
+    got = [[p.item.prompt for p in batch] for batch in [first, *rest]]
+    assert got == [["prompt 4", "prompt 5"], ["prompt 0", "prompt 1"], ["prompt 2", "prompt 3"]]
+    assert held <= workers + 1  # one batch ahead per worker, when claiming
+    assert (pids == {os.getpid()}) == (workers == 0)
