@@ -169,6 +169,7 @@ class HFAdapter(ModelAdapter):
         eos = eos if eos is not None else tokenizer.eos_token_id
         self.eos_ids = list(eos) if isinstance(eos, list) else [eos]
         self._checkpoint_sha256 = ""
+        self._generation_configs: dict[DecodeSettings, Any] = {}
 
     @classmethod
     def detect(cls, config: dict[str, Any]) -> bool:
@@ -288,14 +289,21 @@ class HFAdapter(ModelAdapter):
             for item in batch
         ]
 
+    def _generation_config(self, settings: DecodeSettings) -> Any:
+        """The greedy config for `settings`, built once (generate works on a copy of what it is given)."""
+        if settings not in self._generation_configs:
+            base = self.model.generation_config
+            config = greedy_generation_config(base, self.eos_ids, self.pad_id, settings)
+            self._generation_configs[settings] = config
+        return self._generation_configs[settings]
+
     def _generate(self, features: dict[str, torch.Tensor], settings: DecodeSettings) -> list[Generation]:
         device = self.model.device
         moved = {
             key: value.to(device, dtype=self.dtype) if value.is_floating_point() else value.to(device)
             for key, value in features.items()
         }
-        config = greedy_generation_config(self.model.generation_config, self.eos_ids, self.pad_id, settings)
-        output = self.model.generate(**moved, generation_config=config)
+        output = self.model.generate(**moved, generation_config=self._generation_config(settings))
         new_tokens = output[:, features["input_ids"].shape[1] :].tolist()
         eos_ids = set(self.eos_ids)
         generations = []

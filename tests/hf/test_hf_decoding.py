@@ -166,3 +166,13 @@ def test_a_worker_runs_the_processor_and_sends_one_feature_dict_per_batch(demo: 
         built = batch_features(demo.processor, [again(p.item.sample, p.item.prompt) for p in batch])
         assert built.keys() == rows[0].features.keys()
         assert all(torch.equal(built[key], rows[0].features[key]) for key in built)
+
+
+def test_the_greedy_config_built_once_per_settings_is_not_changed_by_generate(demo: HFAdapter) -> None:
+    inputs = demo_inputs(demo, 2)
+    short, long = DecodeSettings(max_new_tokens=2), DecodeSettings(max_new_tokens=9, min_new_tokens=9)
+    first = demo.generate(inputs, short)
+    assert [g.n_new_tokens for g in demo.generate(inputs, long)] == [9, 9]
+    assert demo.generate(inputs, short) == first and all(g.n_new_tokens <= 2 for g in first)
+    fresh = HFAdapter.load(LoadOptions(str(DEMO_CHECKPOINT)))
+    assert fresh.generate(inputs, long) == demo.generate(inputs, long)
