@@ -14,8 +14,11 @@ the loader and its workers. The batch the loop was awaiting is then prepared by 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
 from typing import Any, Protocol
@@ -54,8 +57,9 @@ class BatchOrder:
     Without a `claimer` every batch is taken in turn. With one, a batch is claimed when the loader asks for
     one to prepare, and remembered, so the fresh loader started after a worker died re-sends the claimed
     batches not yet `delivered` before it claims more. torch raises a dead worker's error from a signal
-    handler, wherever the main thread is, even between a claim and its record here: `recover` then takes
-    such a claim back from the claimer, so no claimed batch is lost.
+    handler (`ChildSignals`: only while the rank waits on the loader, which is also when it claims), even
+    between a claim and its record here: `recover` then takes such a claim back from the claimer, so no
+    claimed batch is lost.
     """
 
     def __init__(self, n_batches: int, claimer: Claimer | None = None) -> None:
@@ -156,7 +160,7 @@ class BatchPreparer:
                 yield prepare_batch(batches[position], preprocess)
                 order.delivered += 1
             return
-        workers = min(self.num_workers, len(batches))
+        workers, idle_deaths = min(self.num_workers, len(batches)), 0
         while True:
             try:
                 for batch in self._stream(batches, order.positions(), (preprocess, workers, prefetch)):
@@ -166,8 +170,13 @@ class BatchPreparer:
             except RuntimeError as exc:
                 order.recover()
                 awaited = order.awaited()
-                if not str(exc).startswith(LOADER_FAILURES) or awaited is None:
+                if not str(exc).startswith(LOADER_FAILURES):
                     raise
+                if awaited is None:  # kept workers that died while idle: fresh ones start the loop again
+                    idle_deaths += 1
+                    if idle_deaths > TRIES_PER_BATCH:
+                        raise
+                    continue
                 yield self._prepared_alone(batches[awaited], preprocess, exc)
                 order.delivered += 1
 
@@ -196,7 +205,14 @@ class BatchPreparer:
 
         self._feed.batches = feed()
         try:
-            for packed in loader:
+            with CHILD_SIGNALS.waiting():
+                iterator = iter(loader)  # new workers, or kept ones told to start over
+            CHILD_SIGNALS.adopt_torch_handler()
+            while True:
+                with CHILD_SIGNALS.waiting():
+                    packed = next(iterator, None)
+                if packed is None:
+                    return
                 yield unpack_batch(asked.popleft(), packed)
         except BaseException:
             self.close()
@@ -241,6 +257,53 @@ class BatchPreparer:
                 exc = again
         reason = f"preprocessing failed: a worker preparing this batch died or hung ({exc})"
         return [Prepared(item, error=reason) for item in batch]
+
+
+class ChildSignals:
+    """When a DataLoader worker dies, torch raises its error from a SIGCHLD handler wherever the rank's
+    main thread is: inside generate (a good batch recorded as failed), a part-file append, a merge between
+    tasks. And a wait that began after the signal went by is only ended by the loader's timeout (600 s by
+    default). So torch's handler is installed only while the rank waits on a loader; a SIGCHLD that comes
+    between waits is noted and raised again as the next wait begins, where torch's handler reports a dead
+    worker of its own (and ignores any other child). Signal handlers belong to the process, so there is one
+    of these per process (`CHILD_SIGNALS`); outside the main thread torch installs none and this does
+    nothing."""
+
+    def __init__(self) -> None:
+        self.torch_handler: Any = None
+        self.missed = False
+
+    def adopt_torch_handler(self) -> None:
+        """After a loader started: if torch just installed its handler, keep it for the waits only."""
+        current = signal.getsignal(signal.SIGCHLD)
+        if _in_main_thread() and callable(current) and current != self._note:
+            self.torch_handler = current
+            signal.signal(signal.SIGCHLD, self._note)
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.missed = True
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around a wait on a loader: torch's handler, fed the SIGCHLD missed since the last wait."""
+        if self.torch_handler is None or not _in_main_thread():
+            yield
+            return
+        signal.signal(signal.SIGCHLD, self.torch_handler)
+        try:
+            if self.missed:
+                self.missed = False
+                signal.raise_signal(signal.SIGCHLD)  # torch's handler raises here if its worker died
+            yield
+        finally:
+            signal.signal(signal.SIGCHLD, self._note)
+
+
+CHILD_SIGNALS = ChildSignals()
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def iterate_batches(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -118,3 +119,21 @@ def test_a_claiming_order_picks_the_batches_and_no_workers_means_inline(workers:
     assert got == [["prompt 4", "prompt 5"], ["prompt 0", "prompt 1"], ["prompt 2", "prompt 3"]]
     assert held <= workers + 1  # one batch ahead per worker, when claiming
     assert (pids == {os.getpid()}) == (workers == 0)
+
+
+def test_a_worker_dying_while_the_rank_is_busy_elsewhere_is_reported_in_the_loop_only() -> None:
+    """torch's SIGCHLD handler would raise inside whatever the rank was doing (generate, an append), and the
+    wait after it would last the whole timeout; the loop must notice at once and recover on its own."""
+    started = time.monotonic()
+    with BatchPreparer(1, timeout_s=600) as preparer:
+        worker_pids(preparer, WorkerPid(), n=2)  # the workers are kept: later loops run on them
+        outcomes = []
+        for batch in preparer.batches(cut(items(6), 2), WorkerPid(kill_on="prompt 4")):
+            time.sleep(0.5)  # generating (any exception here would end the test)
+            outcomes.append([p.error is not None for p in batch])
+        victim = next(iter(worker_pids(preparer, WorkerPid(), n=2)))
+        os.kill(victim, signal.SIGKILL)  # a kept worker dies between two loops
+        time.sleep(0.5)  # merging, scoring: nothing may be raised here either
+        assert victim not in worker_pids(preparer, WorkerPid(), n=4)  # fresh workers run the next loop
+    assert outcomes == [[False, False], [False, False], [True, True]]
+    assert time.monotonic() - started < 120  # far from the 600-s timeout a missed death would wait out
