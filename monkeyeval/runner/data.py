@@ -12,11 +12,14 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from monkeyeval.core.errors import BadValue
 from monkeyeval.core.images import require_regular_file
 from monkeyeval.core.types import Sample
+
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar("T")
 
@@ -111,7 +114,7 @@ def pack_tensors(
     packed: Any = obj
     if isinstance(obj, torch.Tensor):
         tensor = obj.detach().cpu().contiguous()
-        if tensor.numel() * tensor.element_size() >= shared_min_bytes:
+        if tensor.numel() * tensor.element_size() >= shared_min_bytes and _moved_to_shared_memory(tensor):
             packed = tensor
         elif tensor.dtype == torch.bfloat16:  # numpy has no bfloat16: ship the raw 16-bit patterns
             packed = PackedTensor(tensor.view(torch.int16).numpy(), "bfloat16")
@@ -125,6 +128,17 @@ def pack_tensors(
         packed = _replace_fields(obj, lambda value: pack_tensors(value, memo, shared_min_bytes))
     memo[id(obj)] = packed
     return packed
+
+
+def _moved_to_shared_memory(tensor: torch.Tensor) -> bool:
+    """Move `tensor` into shared memory now, so its trip passes a file descriptor only; False when shared
+    memory is short (a container's small /dev/shm): it then travels as bytes, slower but whole, where
+    torch's own transport would fail in the worker's queue thread and leave the rank waiting."""
+    try:
+        tensor.share_memory_()
+    except RuntimeError:
+        return False
+    return True
 
 
 def unpack_tensors(obj: Any, memo: dict[int, Any] | None = None) -> Any:

@@ -239,6 +239,21 @@ def test_worker_transport_keeps_large_tensors_for_shared_memory_and_shared_objec
     back = [unpack_tensors(row, memo) for row in received]
     assert back[0].features is back[1].features and isinstance(back[0], _Row)
     assert torch.equal(back[0].features["small"], small) and torch.equal(back[1].features["large"], large)
+    assert packed[0].features["large"].is_shared()  # moved in the worker: the trip passes a descriptor
+
+
+def test_a_large_tensor_travels_as_bytes_when_shared_memory_is_short(monkeypatch: pytest.MonkeyPatch):
+    from monkeyeval.runner.data import SHARED_MEMORY_MIN_BYTES, PackedTensor, pack_tensors, unpack_tensors
+
+    def full(self: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("unable to allocate shared memory(shm) for file </torch_1_2>: No space left")
+
+    monkeypatch.setattr(torch.Tensor, "share_memory_", full)
+    large = torch.randn(SHARED_MEMORY_MIN_BYTES // 2, dtype=torch.bfloat16)
+    packed = pack_tensors({"pixels": large})
+    assert isinstance(packed["pixels"], PackedTensor)
+    back = unpack_tensors(pickle.loads(pickle.dumps(packed)))
+    assert back["pixels"].dtype == torch.bfloat16 and torch.equal(back["pixels"], large)
 
 
 def test_entry_point_adapters_are_registered_but_cannot_shadow_builtins(monkeypatch: pytest.MonkeyPatch):
