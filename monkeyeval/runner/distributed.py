@@ -99,6 +99,18 @@ def broadcast_from_main(ctx: DistContext, value: Any) -> Any:
     return box[0]
 
 
+def gather_from_all(ctx: DistContext, value: Any) -> list[Any] | None:
+    """Every rank's `value`, in rank order, on every rank; None when no process group joins the ranks (a
+    single process, or ranks simulated in one process)."""
+    import torch.distributed as dist
+
+    if ctx.world_size == 1 or not (dist.is_available() and dist.is_initialized()):
+        return None
+    gathered: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
 def shutdown(ctx: DistContext) -> None:
     """Leave the process group (if any)."""
     if ctx.world_size == 1:

@@ -5,7 +5,8 @@ ranks claim batches one at a time (runner/claims.py), taking the costly ones fir
 the end, so the ranks finish close together. Order never changes a record (records carry their dataset index
 and the merge writes predictions.jsonl in dataset order), only which samples share a batch; that is why an
 adapter whose answers depend on batch composition returns no cost (`ModelAdapter.cost`). Every step here is
-deterministic: each rank forms the same batch list from the broadcast plan.
+deterministic: each rank forms the same batch list from the broadcast plan and the costs the ranks gather
+(runner/share.py `estimated_costs`).
 """
 
 from __future__ import annotations

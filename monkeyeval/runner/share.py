@@ -20,7 +20,7 @@ from monkeyeval.core.types import PredictionRecord
 from monkeyeval.models.base import DecodeSettings, ModelAdapter
 from monkeyeval.runner import autobatch, claims, schedule
 from monkeyeval.runner.data import WorkItem, cut
-from monkeyeval.runner.distributed import DistContext
+from monkeyeval.runner.distributed import DistContext, gather_from_all
 from monkeyeval.runner.engine import generate_batch
 from monkeyeval.runner.parts import PartAppender, PartId, done_marker, mark_done, part_path, write_meta
 from monkeyeval.runner.plan import Plan, part_id_for, ranks_with_work
@@ -107,7 +107,7 @@ def predict_share(
         label = f"{label} (rank 0 of {ctx.world_size})"
     meter = ThroughputMeter(device=device)
     run = ShareRun(adapter, settings, request, run_dir, path, meta, device, preparer, label, say, meter)
-    ordered = schedule.ordered(work, schedule.estimate_costs(adapter, work))
+    ordered = schedule.ordered(work, estimated_costs(adapter, work, ctx))
     size = request.batch_size
     claim_size = plan.claim_size or (size if isinstance(size, int) else autobatch.AUTO_START)
     planned = cut(ordered, claim_size)  # identical on every rank
@@ -131,6 +131,26 @@ def predict_share(
     if run.meta_written:
         run.write_meta(throughput=meter.to_json())  # before the marker: rank 0 merges on it
     mark_done(path)
+
+
+def estimated_costs(adapter: ModelAdapter, work: list[WorkItem], ctx: DistContext) -> list[int] | None:
+    """Every item's cost estimate (None: the adapter gives none), the same list on every rank.
+
+    In a torchrun job each rank estimates every world_size-th item and the ranks gather them: one image
+    header read per sample in the whole job instead of one per rank, and a read that fails on one rank
+    cannot give that rank other batches than the rest (claims name batches by their position).
+    """
+    if ctx.world_size == 1:
+        return schedule.estimate_costs(adapter, work)
+    gathered = gather_from_all(ctx, schedule.estimate_costs(adapter, work[ctx.rank :: ctx.world_size]))
+    if gathered is None:  # ranks simulated in one process (no process group): this one estimates them all
+        return schedule.estimate_costs(adapter, work)
+    if any(part is None for part in gathered):
+        return None
+    costs = [0] * len(work)
+    for rank, part in enumerate(gathered):
+        costs[rank :: ctx.world_size] = part
+    return costs
 
 
 def _all_batches(run: ShareRun, items: list[WorkItem]) -> Iterator[list[PredictionRecord]]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monkeyeval.core.types import Sample
 from monkeyeval.models.base import LoadOptions
 from monkeyeval.runner.data import WorkItem, cut
+from monkeyeval.runner.distributed import DistContext
 from monkeyeval.runner.schedule import estimate_costs, ordered, plan_batches
+from monkeyeval.runner.share import estimated_costs
 from runner.costed_adapter import SPEC as COSTED
 from runner.costed_adapter import CostedFakeAdapter, fake_cost
 from runner.support import TinyTask
@@ -104,3 +108,52 @@ def test_auto_batch_size_searches_on_the_costliest_batch(
     assert code == 0, out
     plain = (tmp_path / "plain" / "fake" / "tiny" / "predictions.jsonl").read_bytes()
     assert (tmp_path / "auto" / "fake" / "tiny" / "predictions.jsonl").read_bytes() == plain
+
+
+class CountingCosts:
+    """A cost estimate that remembers which samples it was asked about (None for `none_on`)."""
+
+    def __init__(self, none_on: int | None = None) -> None:
+        self.none_on, self.asked = none_on, []
+
+    def cost(self, sample: Sample, prompt: str) -> int | None:
+        self.asked.append(sample.index)
+        return None if sample.index == self.none_on else fake_cost(sample.index, prompt)
+
+
+def estimate_as_rank(rank: int, store: str, none_on: int | None, out: Any) -> None:
+    """One rank of a two-process gloo group: its gathered costs and the samples it estimated itself."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        counting = CountingCosts(none_on)
+        work = [item(i) for i in range(7)]
+        costs = estimated_costs(counting, work, DistContext(rank=rank, world_size=2, launched=True))  # type: ignore[arg-type]
+        out.put((rank, costs, counting.asked))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize(
+    ("none_on", "asked"), [(None, [[0, 2, 4, 6], [1, 3, 5]]), (3, [[0, 2, 4, 6], [1, 3]])]
+)
+def test_torchrun_ranks_each_estimate_a_slice_and_all_sort_by_the_same_costs(
+    tmp_path: Path, none_on: int | None, asked: list[list[int]]
+) -> None:
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    ranks = [
+        context.Process(target=estimate_as_rank, args=(r, str(tmp_path / "store"), none_on, out))
+        for r in (0, 1)
+    ]
+    for process in ranks:
+        process.start()
+    results = sorted(out.get(timeout=120) for _ in ranks)
+    for process in ranks:
+        process.join(timeout=60)
+    alone = CountingCosts(none_on)
+    expected = estimated_costs(alone, [item(i) for i in range(7)], DistContext())  # type: ignore[arg-type]
+    assert [costs for _, costs, _ in results] == [expected, expected]
+    assert (expected is None) == (none_on is not None)
+    assert [mine for _, _, mine in results] == asked  # one read per sample in the job (a None stops it)
