@@ -6,12 +6,16 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from monkeyeval.core.types import Sample
 from monkeyeval.runner.data import WorkItem, cut
 from monkeyeval.runner.workers import BatchOrder, BatchPreparer
+from runner.fake_adapter import SPEC
+from runner.support import make_tiny_task
+from runner.test_runner_run import invoke, predictions
 
 
 def items(n: int) -> list[WorkItem]:
@@ -137,3 +141,26 @@ def test_a_worker_dying_while_the_rank_is_busy_elsewhere_is_reported_in_the_loop
         assert victim not in worker_pids(preparer, WorkerPid(), n=4)  # fresh workers run the next loop
     assert outcomes == [[False, False], [False, False], [True, True]]
     assert time.monotonic() - started < 120  # far from the 600-s timeout a missed death would wait out
+
+
+def test_a_run_of_several_tasks_keeps_or_replaces_its_workers_and_each_task_is_whole(
+    tmp_path: Path, fake_ckpt: Path
+) -> None:
+    """tiny and tiny3 prepare alike (tiny3 runs on tiny's workers); tiny2's options need workers of their
+    own, one of which dies on sample 2: only that batch is an error, and tiny4 after it runs whole."""
+    first = make_tiny_task(tmp_path, n=6, name="tiny")
+    make_tiny_task(tmp_path, n=6, name="tiny2", extra_yaml="family_options: {fake: {kill_worker_on: 2}}\n")
+    for name in ("tiny3", "tiny4"):
+        make_tiny_task(tmp_path, n=6, name=name)
+    names = ("tiny", "tiny3", "tiny2", "tiny4")
+    code, out = invoke(
+        "run", *[arg for name in names for arg in ("--task", name)], "--tasks-dir", str(first.tasks_dir),
+        "--ckpt", str(fake_ckpt), "--model", SPEC, "--results", str(tmp_path / "r"), "--model-name", "fake",
+        "--num-workers", "1", "--batch-size", "2",
+    )  # fmt: skip
+    assert code == 0, out
+    rows = {name: predictions(tmp_path / "r", name) for name in names}
+    errors = {name: [row["index"] for row in rows[name] if row["error"]] for name in names}
+    assert errors == {"tiny": [], "tiny3": [], "tiny2": [2, 3], "tiny4": []}
+    assert "a worker preparing this batch died or hung" in rows["tiny2"][2]["error"]
+    assert rows["tiny3"] == rows["tiny4"] == rows["tiny"]
