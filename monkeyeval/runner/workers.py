@@ -224,7 +224,7 @@ class BatchPreparer:
         from torch.utils.data import DataLoader
 
         preprocess, workers, prefetch = shape
-        if self._shape != shape:
+        if not _equal(self._shape, shape):
             self.close()
             self._loader = DataLoader(
                 BatchDataset(preprocess),  # type: ignore[arg-type]
@@ -300,6 +300,14 @@ class ChildSignals:
 
 
 CHILD_SIGNALS = ChildSignals()
+
+
+def _equal(kept: Any, wanted: Any) -> bool:
+    """`kept == wanted`, False when the comparison cannot answer (a plugin's preprocessor holding arrays)."""
+    try:
+        return bool(kept == wanted)
+    except Exception:
+        return False
 
 
 def _in_main_thread() -> bool:

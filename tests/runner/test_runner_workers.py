@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import torch
 
 from monkeyeval.core.types import Sample
 from monkeyeval.runner.data import WorkItem, cut
@@ -164,3 +165,18 @@ def test_a_run_of_several_tasks_keeps_or_replaces_its_workers_and_each_task_is_w
     assert errors == {"tiny": [], "tiny3": [], "tiny2": [2, 3], "tiny4": []}
     assert "a worker preparing this batch died or hung" in rows["tiny2"][2]["error"]
     assert rows["tiny3"] == rows["tiny4"] == rows["tiny"]
+
+
+@dataclass(frozen=True)
+class ArrayStep(WorkerPid):
+    """A preprocessor whose `==` cannot answer (a tensor field, as a plugin's might hold)."""
+
+    weights: torch.Tensor = field(default_factory=lambda: torch.ones(3))
+
+
+def test_a_preprocessor_whose_equality_cannot_answer_gets_fresh_workers() -> None:
+    with pytest.raises(RuntimeError):
+        bool(ArrayStep() == ArrayStep())
+    with BatchPreparer(1) as preparer:
+        first = worker_pids(preparer, ArrayStep())
+        assert worker_pids(preparer, ArrayStep()).isdisjoint(first)
