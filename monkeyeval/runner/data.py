@@ -108,26 +108,15 @@ def pack_tensors(
     """
     import torch
 
-    memo = {} if memo is None else memo
-    if id(obj) in memo:
-        return memo[id(obj)]
-    packed: Any = obj
-    if isinstance(obj, torch.Tensor):
+    def pack(obj: torch.Tensor) -> Any:
         tensor = obj.detach().cpu().contiguous()
         if tensor.numel() * tensor.element_size() >= shared_min_bytes and _moved_to_shared_memory(tensor):
-            packed = tensor
-        elif tensor.dtype == torch.bfloat16:  # numpy has no bfloat16: ship the raw 16-bit patterns
-            packed = PackedTensor(tensor.view(torch.int16).numpy(), "bfloat16")
-        else:
-            packed = PackedTensor(tensor.numpy(), "")
-    elif isinstance(obj, dict):
-        packed = {key: pack_tensors(value, memo, shared_min_bytes) for key, value in obj.items()}
-    elif isinstance(obj, (list, tuple)):
-        packed = type(obj)(pack_tensors(value, memo, shared_min_bytes) for value in obj)
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        packed = _replace_fields(obj, lambda value: pack_tensors(value, memo, shared_min_bytes))
-    memo[id(obj)] = packed
-    return packed
+            return tensor
+        if tensor.dtype == torch.bfloat16:  # numpy has no bfloat16: ship the raw 16-bit patterns
+            return PackedTensor(tensor.view(torch.int16).numpy(), "bfloat16")
+        return PackedTensor(tensor.numpy(), "")
+
+    return _map_leaves(obj, torch.Tensor, pack, {} if memo is None else memo)
 
 
 def _moved_to_shared_memory(tensor: torch.Tensor) -> bool:
@@ -145,33 +134,37 @@ def unpack_tensors(obj: Any, memo: dict[int, Any] | None = None) -> Any:
     """Inverse of `pack_tensors` (zero-copy: tensors share the received arrays' memory)."""
     import torch
 
-    memo = {} if memo is None else memo
+    def unpack(packed: PackedTensor) -> torch.Tensor:
+        tensor = torch.from_numpy(packed.array)
+        return tensor.view(torch.bfloat16) if packed.dtype == "bfloat16" else tensor
+
+    return _map_leaves(obj, PackedTensor, unpack, {} if memo is None else memo)
+
+
+def _map_leaves(obj: Any, leaf: type, convert: Callable[[Any], Any], memo: dict[int, Any]) -> Any:
+    """`obj` with `convert` applied to every instance of `leaf` inside dicts, lists, tuples and dataclasses
+    (a leaf is tested first: a PackedTensor is a dataclass too). An object reached twice is converted once,
+    through `memo`, and stays one object."""
     if id(obj) in memo:
         return memo[id(obj)]
-    unpacked: Any = obj
-    if isinstance(obj, PackedTensor):
-        tensor = torch.from_numpy(obj.array)
-        unpacked = tensor.view(torch.bfloat16) if obj.dtype == "bfloat16" else tensor
+    converted: Any = obj
+    if isinstance(obj, leaf):
+        converted = convert(obj)
     elif isinstance(obj, dict):
-        unpacked = {key: unpack_tensors(value, memo) for key, value in obj.items()}
+        converted = {key: _map_leaves(value, leaf, convert, memo) for key, value in obj.items()}
     elif isinstance(obj, (list, tuple)):
-        unpacked = type(obj)(unpack_tensors(value, memo) for value in obj)
+        converted = type(obj)(_map_leaves(value, leaf, convert, memo) for value in obj)
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        unpacked = _replace_fields(obj, lambda value: unpack_tensors(value, memo))
-    memo[id(obj)] = unpacked
-    return unpacked
-
-
-def _replace_fields(obj: Any, convert: Callable[[Any], Any]) -> Any:
-    """`obj` with `convert` applied to each of its init fields (obj itself when nothing changed)."""
-    changed = {}
-    for field in dataclasses.fields(obj):
-        if field.init:
-            value = getattr(obj, field.name)
-            converted = convert(value)
-            if converted is not value:
-                changed[field.name] = converted
-    return dataclasses.replace(obj, **changed) if changed else obj
+        fields = {}
+        for field in dataclasses.fields(obj):
+            if field.init:
+                value = getattr(obj, field.name)
+                mapped = _map_leaves(value, leaf, convert, memo)
+                if mapped is not value:
+                    fields[field.name] = mapped
+        converted = dataclasses.replace(obj, **fields) if fields else obj
+    memo[id(obj)] = converted
+    return converted
 
 
 def pack_batch(batch: list[Prepared]) -> list[tuple[Any, str | None]]:

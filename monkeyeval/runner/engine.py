@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from monkeyeval.core.types import Generation, PredictionRecord, Sample
@@ -22,7 +21,7 @@ from monkeyeval.models.base import (
     too_long_error,
 )
 from monkeyeval.runner.data import DEFAULT_PREPROCESS_TIMEOUT_S, Prepared, WorkItem, cut
-from monkeyeval.runner.workers import BatchPreparer
+from monkeyeval.runner.workers import BatchPreparer, iterate_batches
 
 if TYPE_CHECKING:
     from monkeyeval.runner.throughput import ThroughputMeter
@@ -158,7 +157,9 @@ def predict(
     `meter` (optional) counts every batch (see `generate_batch`). A `preparer` (its workers kept from an
     earlier loop) replaces `num_workers` and `preprocess_timeout_s`."""
     step = preprocess if preprocess is not None else adapter.preprocessor()
-    context = BatchPreparer(num_workers, preprocess_timeout_s) if preparer is None else nullcontext(preparer)
-    with context as used:
-        for batch in used.batches(cut(items, batch_size), step):
-            yield generate_batch(adapter, batch, settings, meter=meter)
+    if preparer is None:
+        batches = iterate_batches(items, step, batch_size, num_workers, preprocess_timeout_s)
+    else:
+        batches = preparer.batches(cut(items, batch_size), step)
+    for batch in batches:
+        yield generate_batch(adapter, batch, settings, meter=meter)
